@@ -1,0 +1,81 @@
+"""`chittyos-edge`: the offline plan and the tools built on it.
+
+Exit codes (an interface: CI jobs rely on them): 0 success, 1 policy violations (gate only),
+2 usage or config error. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import STACKS
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _plan_command(args: argparse.Namespace) -> int:
+    from .plan import make_plan, dump_plan, summarize
+
+    stacks = args.stack or list(STACKS)
+    if args.out and len(stacks) > 1:
+        raise UsageError("--out takes one --stack; use --out-dir DIR to write one file per stack")
+    for stack in stacks:
+        plan = make_plan(stack)
+        text = dump_plan(plan)
+        target = Path(args.out) if args.out else (Path(args.out_dir) / f"{stack}.json" if args.out_dir else None)
+        if target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        print(summarize(plan))
+        if target:
+            print(f"  written to {target}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chittyos-edge",
+        description="Offline plan, policy gate and stack outputs of the ChittyOS Cloudflare estate.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan", help="run the program under Pulumi's mock runtime and print/write what `pulumi up` would register")
+    plan.add_argument("--stack", action="append", choices=STACKS,
+                      help="stack to plan (repeatable; default: all stacks)")
+    target = plan.add_mutually_exclusive_group()
+    target.add_argument("--out", metavar="FILE", help="write the plan JSON of the one --stack to FILE")
+    target.add_argument("--out-dir", metavar="DIR", help="write <DIR>/<stack>.json for each stack")
+    plan.set_defaults(handler=_plan_command)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import ConfigError
+    from .plan import PlanError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, PlanError, UsageError) as error:
+        for line in str(error).splitlines():
+            print(f"chittyos-edge: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"chittyos-edge: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

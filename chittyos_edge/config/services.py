@@ -1,0 +1,157 @@
+"""Worker services (ChittyConnect, Project Awareness) and the Durable Object hosts they carry."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import BindingName, ConfigModel, Hostname, ResourceBaseName
+
+_CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
+_ROUTE_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+\.[a-z]{2,63}/\S*$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Placement(StrEnum):
+    SMART = "smart"
+    OFF = "off"
+
+
+class Bindings(ConfigModel):
+    """Bindings by binding name. Values are logical names of resources declared in the same stack."""
+
+    kv: dict[BindingName, str] = Field(default_factory=dict, description="KV binding -> kvNamespaces key.")
+    r2: dict[BindingName, str] = Field(default_factory=dict, description="R2 binding -> r2Buckets key.")
+    d1: dict[BindingName, str] = Field(default_factory=dict, description="D1 binding -> d1Databases key.")
+    queues: dict[BindingName, str] = Field(default_factory=dict, description="Queue producer binding -> queues key.")
+    analytics_engine: dict[BindingName, str] = Field(
+        default_factory=dict, description="Analytics Engine binding -> dataset base name (environment appended).")
+    ai: BindingName | None = Field(None, description="Workers AI binding name, e.g. AI.")
+
+
+class QueueConsumer(ConfigModel):
+    queue: str = Field(description="queues key this service consumes.")
+    batch_size: int = Field(10, ge=1, le=100)
+    max_retries: int = Field(3, ge=0, le=100)
+    max_wait_time_ms: int = Field(5000, ge=0, le=60000)
+    retry_delay: int = Field(0, ge=0, le=43200, description="Seconds before a retried message is redelivered.")
+    dead_letter_queue: str | None = Field(None, description="queues key that receives messages after maxRetries.")
+
+
+class Observability(ConfigModel):
+    enabled: bool = True
+    head_sampling_rate: float = Field(1.0, ge=0, le=1)
+    invocation_logs: bool = True
+
+
+class WorkerService(ConfigModel):
+    script_name: ResourceBaseName = Field(description="Base script name; the environment is appended.")
+    bundle: str = Field(description="Path of the built ES-module bundle, relative to the project root.")
+    compatibility_date: str = Field(description="Workers compatibility date, YYYY-MM-DD.")
+    compatibility_flags: list[str] = Field(default_factory=list)
+    vars: dict[BindingName, str] = Field(default_factory=dict, description="Plain-text vars (never secrets).")
+    secrets: list[BindingName] = Field(
+        default_factory=list,
+        description="Secret names; each value comes from the Pulumi secret workerSecrets.<service>.<NAME>.")
+    bindings: Bindings = Field(default_factory=Bindings)
+    custom_domains: list[Hostname] = Field(default_factory=list, description="Hostnames served by this Worker alone.")
+    routes: list[str] = Field(default_factory=list, description="Zone route patterns, e.g. api.chitty.cc/project-awareness/*.")
+    crons: list[str] = Field(default_factory=list, description="Cron schedules (UTC).")
+    cpu_ms: int | None = Field(None, ge=10, le=300000, description="CPU limit per invocation in ms.")
+    placement: Placement = Placement.SMART
+    observability: Observability = Field(default_factory=Observability)
+    logpush: bool = False
+    workers_dev: bool = Field(False, description="Serve on the workers.dev subdomain too.")
+    queue_consumers: list[QueueConsumer] = Field(default_factory=list)
+    health_path: str = Field("/health", description="Path answering {\"status\":\"healthy\"}.")
+
+    @field_validator("compatibility_date")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        if not _DATE_RE.match(value):
+            raise ValueError("use YYYY-MM-DD, e.g. '2025-01-01'")
+        return value
+
+    @field_validator("crons")
+    @classmethod
+    def _crons(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _CRON_RE.match(value):
+                raise ValueError(f"{value!r} is not a 5-field cron expression, e.g. '0 * * * *'")
+        return values
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _ROUTE_RE.match(value):
+                raise ValueError(f"{value!r} is not a route pattern: '<hostname>/<path>', e.g. 'api.chitty.cc/x/*'")
+        return values
+
+    @model_validator(mode="after")
+    def _no_secret_in_vars(self) -> "WorkerService":
+        overlap = set(self.vars) & set(self.secrets)
+        if overlap:
+            raise ValueError(f"{sorted(overlap)} are both vars and secrets; keep secrets out of vars")
+        return self
+
+
+class MigrationStep(ConfigModel):
+    """One Durable Object migration, as wrangler's [[migrations]]. Steps are append-only."""
+
+    tag: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    new_sqlite_classes: list[str] = Field(default_factory=list)
+    new_classes: list[str] = Field(default_factory=list, description="Legacy KV-backed classes.")
+    renamed_classes: dict[str, str] = Field(default_factory=dict, description="old class name -> new class name.")
+    deleted_classes: list[str] = Field(default_factory=list, description="Deleting a class deletes its stored data.")
+
+
+class SnapshotBucket(ConfigModel):
+    bucket: str = Field(description="r2Buckets key that receives the snapshots (lifecycle set there).")
+
+
+class DurableObjectHost(ConfigModel):
+    """Durable Object classes hosted by one Worker service, with their migration history."""
+
+    host_service: str = Field(description="services key of the Worker that exports the classes.")
+    classes: dict[BindingName, str] = Field(min_length=1, description="Binding name -> exported class name.")
+    migrations: list[MigrationStep] = Field(min_length=1)
+    acknowledge_deleted_classes: list[str] = Field(
+        default_factory=list,
+        description="Classes whose deletion (and data loss) is accepted. Required in production for every deleted class.")
+    kv_fallback: str | None = Field(None, description="kvNamespaces key used when the object is unavailable.")
+    snapshots: SnapshotBucket | None = None
+    cleanup_schedule: str | None = Field(None, description="Cron schedule of the cleanup run, added to the host's crons.")
+
+    @model_validator(mode="after")
+    def _history(self) -> "DurableObjectHost":
+        tags = [step.tag for step in self.migrations]
+        duplicates = sorted({t for t in tags if tags.count(t) > 1})
+        if duplicates:
+            raise ValueError(f"migration tags must be unique, repeated: {duplicates}")
+        live: set[str] = set()
+        for step in self.migrations:
+            for cls in step.new_sqlite_classes + step.new_classes:
+                if cls in live:
+                    raise ValueError(f"migration {step.tag!r} creates {cls!r}, which already exists")
+                live.add(cls)
+            for old, new in step.renamed_classes.items():
+                if old not in live:
+                    raise ValueError(f"migration {step.tag!r} renames {old!r}, which does not exist at that tag")
+                live.discard(old)
+                live.add(new)
+            for cls in step.deleted_classes:
+                if cls not in live:
+                    raise ValueError(f"migration {step.tag!r} deletes {cls!r}, which does not exist at that tag")
+                live.discard(cls)
+        missing = sorted(set(self.classes.values()) - live)
+        if missing:
+            raise ValueError(f"classes {missing} are bound but no migration creates them; add a step with newSqliteClasses")
+        if self.cleanup_schedule and not _CRON_RE.match(self.cleanup_schedule):
+            raise ValueError(f"cleanupSchedule {self.cleanup_schedule!r} is not a 5-field cron expression")
+        return self
+
+    def deleted_classes(self) -> list[str]:
+        return [cls for step in self.migrations for cls in step.deleted_classes]

@@ -1,0 +1,142 @@
+"""The root of the typed stack config and the cross-section rules."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .base import CloudflareId, ConfigModel, Environment
+from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig
+from .services import DurableObjectHost, WorkerService
+from .storage import D1Database, KvNamespace, Queue, R2Bucket
+
+
+class Account(ConfigModel):
+    id: CloudflareId = Field(description="Cloudflare account id.")
+
+
+class Zone(ConfigModel):
+    name: str = Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", description="The zone, e.g. chitty.cc; looked up by name.")
+
+
+class DataProtection(ConfigModel):
+    """Pulumi options applied to every stateful resource (KV, R2, D1, queues, Durable Object hosts)."""
+
+    protect: bool = Field(description="Refuse to delete or replace: `pulumi up` fails instead of losing data.")
+    retain_on_delete: bool = Field(description="Leave the resource in Cloudflare when it leaves the program.")
+
+
+class StackConfig(ConfigModel):
+    environment: Environment
+    account: Account
+    zone: Zone
+    data_protection: DataProtection
+    kv_namespaces: dict[str, KvNamespace] = Field(default_factory=dict)
+    queues: dict[str, Queue] = Field(default_factory=dict)
+    r2_buckets: dict[str, R2Bucket] = Field(default_factory=dict)
+    d1_databases: dict[str, D1Database] = Field(default_factory=dict)
+    services: dict[str, WorkerService] = Field(default_factory=dict)
+    durable_objects: dict[str, DurableObjectHost] = Field(default_factory=dict)
+    tunnel: TunnelConfig | None = None
+    edge_security: EdgeSecurityConfig | None = Field(
+        None, description="Zone-wide singletons (zone settings, ruleset phase entry points, DNSSEC): production only.")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    def public_hostnames(self) -> list[str]:
+        """Every hostname this stack serves, in declaration order."""
+        names: list[str] = []
+        for service in self.services.values():
+            names.extend(service.custom_domains)
+            names.extend(route.split("/", 1)[0] for route in service.routes)
+        if self.tunnel:
+            names.append(self.tunnel.hostname)
+        if self.load_balancing.enabled and self.load_balancing.hostname:
+            names.append(self.load_balancing.hostname)
+        return list(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> "StackConfig":
+        problems: list[str] = []
+        problems += self._check_references()
+        problems += self._check_environment_rules()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _check_references(self) -> list[str]:
+        problems = []
+
+        def need(kind: str, key: str, known: dict, where: str) -> None:
+            if key not in known:
+                problems.append(f"{where} refers to {kind} {key!r}, which is not declared "
+                                f"(declared: {sorted(known) or 'none'})")
+
+        for name, service in self.services.items():
+            b = service.bindings
+            for binding, key in b.kv.items():
+                need("kvNamespaces", key, self.kv_namespaces, f"services.{name}.bindings.kv.{binding}")
+            for binding, key in b.r2.items():
+                need("r2Buckets", key, self.r2_buckets, f"services.{name}.bindings.r2.{binding}")
+            for binding, key in b.d1.items():
+                need("d1Databases", key, self.d1_databases, f"services.{name}.bindings.d1.{binding}")
+            for binding, key in b.queues.items():
+                need("queues", key, self.queues, f"services.{name}.bindings.queues.{binding}")
+            for i, consumer in enumerate(service.queue_consumers):
+                need("queues", consumer.queue, self.queues, f"services.{name}.queueConsumers[{i}].queue")
+                if consumer.dead_letter_queue:
+                    need("queues", consumer.dead_letter_queue, self.queues,
+                         f"services.{name}.queueConsumers[{i}].deadLetterQueue")
+        for name, host in self.durable_objects.items():
+            need("services", host.host_service, self.services, f"durableObjects.{name}.hostService")
+            if host.kv_fallback:
+                need("kvNamespaces", host.kv_fallback, self.kv_namespaces, f"durableObjects.{name}.kvFallback")
+            if host.snapshots:
+                need("r2Buckets", host.snapshots.bucket, self.r2_buckets, f"durableObjects.{name}.snapshots.bucket")
+        hosted = [h.host_service for h in self.durable_objects.values()]
+        repeated = sorted({h for h in hosted if hosted.count(h) > 1})
+        if repeated:
+            problems.append(f"services {repeated} host more than one durableObjects entry; merge them into one")
+        return problems
+
+    def _check_environment_rules(self) -> list[str]:
+        problems = []
+        env = self.environment.value
+        zone = self.zone.name
+        for host in self.public_hostnames():
+            if not host.endswith("." + zone):
+                problems.append(f"hostname {host!r} is outside the zone {zone!r}")
+                continue
+            first_label = host.split(".", 1)[0]
+            if self.is_production and first_label.endswith("-staging"):
+                problems.append(f"production serves the staging hostname {host!r}")
+            if not self.is_production and not first_label.endswith("-staging"):
+                problems.append(f"staging hostname {host!r} must be '<name>-staging.{zone}' so it never collides "
+                                "with production")
+        if self.is_production:
+            if not (self.data_protection.protect and self.data_protection.retain_on_delete):
+                problems.append("dataProtection.protect and dataProtection.retainOnDelete must be true in production")
+            for name, bucket in self.r2_buckets.items():
+                if bucket.public_dev_url:
+                    problems.append(f"r2Buckets.{name}.publicDevUrl must be false in production")
+                for rule in bucket.cors:
+                    if "*" in rule.allowed_origins:
+                        problems.append(f"r2Buckets.{name}.cors.{rule.id}: '*' origin is not allowed in production; "
+                                        "list the exact origins")
+            for name, service in self.services.items():
+                for key, value in service.vars.items():
+                    if "CORS" in key and any(part.strip() == "*" for part in value.split(",")):
+                        problems.append(f"services.{name}.vars.{key}: '*' origin is not allowed in production")
+            for name, host in self.durable_objects.items():
+                unacknowledged = sorted(set(host.deleted_classes()) - set(host.acknowledge_deleted_classes))
+                if unacknowledged:
+                    problems.append(
+                        f"durableObjects.{name} deletes {unacknowledged} (and all their stored data) in production; "
+                        f"list them in durableObjects.{name}.acknowledgeDeletedClasses to accept that")
+        elif self.edge_security is not None:
+            problems.append(f"edgeSecurity holds zone-wide singletons owned by the production stack; remove it from "
+                            f"the {env} stack (production's rules cover the {env} hostnames)")
+        return problems

@@ -1,0 +1,23 @@
+"""The offline plan: the real program under Pulumi's mock runtime, every registration captured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .runtime import PlanError, dump_plan, run_plan, runtime_config
+from .summary import summarize
+
+
+def make_plan(stack: str) -> dict[str, Any]:
+    """Plan one stack. Bad config surfaces as ConfigError (the program's RunError is unwrapped)."""
+    import pulumi
+
+    from ..config import ConfigError
+
+    try:
+        return run_plan(stack)
+    except pulumi.RunError as error:
+        raise ConfigError(str(error).splitlines()) from None
+
+
+__all__ = ["PlanError", "dump_plan", "make_plan", "run_plan", "runtime_config", "summarize"]

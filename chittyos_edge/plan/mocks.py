@@ -1,0 +1,106 @@
+"""What the offline plan answers in place of Cloudflare: stable ids and computed outputs.
+
+Ids are derived from each resource's URN (which holds the stack name), so they are stable from
+run to run and differ between stacks, as real ids do. An adopted resource gets the id it was
+imported with. Invokes are answered from the stack config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable
+
+from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+
+
+def digest(text: str, length: int = 32) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def uuid_from(text: str) -> str:
+    h = digest(text)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def zone_id_for(zone_name: str) -> str:
+    """One zone serves both stacks, so its id depends on the zone name only."""
+    return digest(f"zone:{zone_name}")
+
+
+def id_from_import(import_id: str) -> str:
+    """Cloudflare import ids are `<account>/<id>` (KV, D1, queues) or `<account>/<name>/<jurisdiction>` (R2)."""
+    parts = import_id.split("/")
+    if len(parts) >= 3 and parts[-1] in ("default", "eu", "fedramp"):
+        return parts[1]
+    return parts[-1]
+
+
+# Computed outputs per resource type, by wire name: what the provider would fill in.
+ComputedOutputs = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+_COMPUTED: dict[str, ComputedOutputs] = {
+    "cloudflare:index/d1Database:D1Database": lambda urn, rid, inputs: {"uuid": rid},
+    "cloudflare:index/queue:Queue": lambda urn, rid, inputs: {"queueId": rid},
+    "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
+        lambda urn, rid, inputs: {"aud": digest(f"aud:{urn}", 64)},
+    "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
+        lambda urn, rid, inputs: {"clientId": f"{digest(f'client:{urn}')}.access",
+                                  "clientSecret": f"[secret:{inputs.get('name', 'serviceToken')}.clientSecret]"},
+}
+
+# Resources whose id is a name or a UUID rather than a 32-hex tag.
+_ID_FROM: dict[str, Callable[[str, dict[str, Any]], str]] = {
+    "cloudflare:index/workersScript:WorkersScript": lambda urn, inputs: inputs.get("scriptName") or digest(urn),
+    "cloudflare:index/r2Bucket:R2Bucket": lambda urn, inputs: inputs.get("name") or digest(urn),
+    "cloudflare:index/d1Database:D1Database": lambda urn, inputs: uuid_from(urn),
+    "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared": lambda urn, inputs: uuid_from(urn),
+}
+
+
+class PlanMocks(Mocks):
+    """Answers resource registrations and invokes for one stack."""
+
+    def __init__(self, zone_name: str):
+        self.zone_name = zone_name
+        self.invokes: list[dict[str, Any]] = []
+
+    def resource_id(self, urn: str, typ: str, inputs: dict[str, Any], import_id: str) -> str:
+        if import_id:
+            return id_from_import(import_id)
+        make = _ID_FROM.get(typ)
+        return make(urn, inputs) if make else digest(urn)
+
+    def resource_state(self, urn: str, typ: str, rid: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        state = dict(inputs)
+        computed = _COMPUTED.get(typ)
+        if computed:
+            state.update(computed(urn, rid, inputs))
+        return state
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:  # pragma: no cover - unused
+        raise NotImplementedError("the capturing monitor answers registrations itself")
+
+    def call(self, args: MockCallArgs) -> dict:
+        self.invokes.append({"token": args.token, "args": args.args})
+        answer = INVOKES.get(args.token)
+        if answer is None:
+            raise KeyError(f"the offline plan has no answer for invoke {args.token}; add one to "
+                           "chittyos_edge/plan/mocks.py INVOKES")
+        return answer(self, args.args)
+
+
+def _get_zone(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
+    name = (args.get("filter") or {}).get("name") or mocks.zone_name
+    zone_id = args.get("zoneId") or zone_id_for(name)
+    return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active", "type": "full",
+            "nameServers": ["ns1.example.invalid", "ns2.example.invalid"]}
+
+
+def _tunnel_token(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
+    return {"token": "[secret:tunnelToken]"}
+
+
+INVOKES: dict[str, Callable[[PlanMocks, dict[str, Any]], dict[str, Any]]] = {
+    "cloudflare:index/getZone:getZone": _get_zone,
+    "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken": _tunnel_token,
+}

@@ -1,0 +1,153 @@
+"""Run the real program in-process under Pulumi's mock runtime and return its plan.
+
+The stack file is read as the CLI would read it; `secure:` values (which need the stack's
+secrets provider to decrypt) and secrets that are not set yet become redacted placeholders
+marked secret, so the program runs exactly as it would under `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .. import PROJECT, STACKS
+from ..config import ConfigError, parse_stack_config, required_secrets
+from .capture import CapturingMonitor
+from .mocks import PlanMocks
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PLAN_FORMAT_VERSION = 1
+
+
+class PlanError(Exception):
+    """The plan could not be made (unknown stack, unreadable stack file). One line, exit 2."""
+
+
+def placeholder(path: str) -> str:
+    return f"[secret:{path}]"
+
+
+def read_stack_file(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    if stack not in STACKS:
+        raise PlanError(f"unknown stack {stack!r}; choose one of: {', '.join(STACKS)}")
+    path = root / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise PlanError(f"{path.name} not found in {root}") from None
+    except yaml.YAMLError as error:
+        raise PlanError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise PlanError(f"{path.name}: 'config' must be a mapping of '<namespace>:<key>' to values")
+    return config
+
+
+def _redact_secure(value: Any, path: str, found: list[str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            found.append(path)
+            return placeholder(path)
+        return {k: _redact_secure(v, f"{path}.{k}", found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_secure(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node.setdefault(parts[-1], value)
+
+
+def runtime_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, str], list[str]]:
+    """The config map and secret keys the engine would hand the program, secrets as placeholders."""
+    file_config = read_stack_file(stack, root)
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    prefix = f"{PROJECT}:"
+    for full_key, value in file_config.items():
+        found: list[str] = []
+        short = full_key[len(prefix):] if full_key.startswith(prefix) else full_key
+        values[full_key] = _redact_secure(value, short, found)
+        if found:
+            secret_keys.add(full_key)
+    own = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+    settings = parse_stack_config({k: v for k, v in own.items()}, f"Pulumi.{stack}.yaml")
+    for spec in required_secrets(settings):
+        top = f"{prefix}{spec.top_key}"
+        if "." in spec.path:
+            tree = values.setdefault(top, {})
+            _set_path(tree, spec.path.split(".", 1)[1], placeholder(spec.path))
+        else:
+            values.setdefault(top, placeholder(spec.path))
+        secret_keys.add(top)
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list))
+               else str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
+    return encoded, sorted(secret_keys)
+
+
+def _reset_runtime() -> None:
+    from pulumi.runtime import settings
+
+    settings.set_root_resource(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+
+
+def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
+             root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """Plan one stack: returns the plan document (see README, 'The plan format')."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import set_all_config
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    if program is None:
+        from ..program import main as program
+
+    config, secret_keys = runtime_config(stack, root)
+    zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
+    mocks = PlanMocks(zone_name=zone)
+    monitor = CapturingMonitor(mocks)
+    _reset_runtime()
+    set_all_config(config, secret_keys)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+
+    resolved: dict[str, Any] = {}
+
+    async def run() -> None:
+        outputs = program() or {}
+        for key, value in outputs.items():
+            out = pulumi.Output.from_input(value)
+            resolved[key] = (await out.future(), await out.is_secret())
+
+    _sync_await(run_pulumi_func(run))
+
+    stack_outputs = {key: placeholder(key) if is_secret else _plain(value)
+                     for key, (value, is_secret) in sorted(resolved.items())}
+    return {
+        "formatVersion": PLAN_FORMAT_VERSION,
+        "project": PROJECT,
+        "stack": stack,
+        "resources": monitor.records,
+        "outputs": stack_outputs,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Outputs as JSON values, numbers kept integral, key order fixed."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def dump_plan(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+__all__ = ["ConfigError", "PlanError", "dump_plan", "run_plan", "runtime_config"]

@@ -1,0 +1,1 @@
+"""One `pulumi.ComponentResource` per subsystem of the ChittyOS Cloudflare estate."""
