@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--out-dir", metavar="DIR", help="write <DIR>/<stack>.json for each stack")
     plan.set_defaults(handler=_plan_command)
 
+    # -- gate and readiness commands (register here) --
+
+    # -- outputs command (register here) --
+
     return parser
 
 

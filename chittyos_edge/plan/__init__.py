@@ -8,14 +8,14 @@ from .runtime import PlanError, dump_plan, run_plan, runtime_config
 from .summary import summarize
 
 
-def make_plan(stack: str) -> dict[str, Any]:
+def make_plan(stack: str, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Plan one stack. Bad config surfaces as ConfigError (the program's RunError is unwrapped)."""
     import pulumi
 
     from ..config import ConfigError
 
     try:
-        return run_plan(stack)
+        return run_plan(stack, file_config=file_config)
     except pulumi.RunError as error:
         raise ConfigError(str(error).splitlines()) from None
 

@@ -65,9 +65,14 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node.setdefault(parts[-1], value)
 
 
-def runtime_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, str], list[str]]:
-    """The config map and secret keys the engine would hand the program, secrets as placeholders."""
-    file_config = read_stack_file(stack, root)
+def runtime_config(stack: str, root: Path = PROJECT_ROOT,
+                   file_config: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The config map and secret keys the engine would hand the program, secrets as placeholders.
+
+    `file_config` replaces the stack file's `config:` mapping (tests plan variations with it).
+    """
+    if file_config is None:
+        file_config = read_stack_file(stack, root)
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -101,7 +106,7 @@ def _reset_runtime() -> None:
 
 
 def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
-             root: Path = PROJECT_ROOT) -> dict[str, Any]:
+             root: Path = PROJECT_ROOT, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Plan one stack: returns the plan document (see README, 'The plan format')."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
@@ -112,7 +117,7 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
     if program is None:
         from ..program import main as program
 
-    config, secret_keys = runtime_config(stack, root)
+    config, secret_keys = runtime_config(stack, root, file_config)
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
     mocks = PlanMocks(zone_name=zone)
     monitor = CapturingMonitor(mocks)

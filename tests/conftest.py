@@ -1,0 +1,53 @@
+"""Shared fixtures: each stack's plan is made once per test session (the program under mocks)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from chittyos_edge import STACKS
+from chittyos_edge.plan import make_plan
+from chittyos_edge.plan.runtime import PROJECT_ROOT
+
+
+def stack_file_config(stack: str) -> dict[str, Any]:
+    """A fresh, mutable copy of a stack file's `config:` mapping."""
+    return copy.deepcopy(yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+
+
+@pytest.fixture(scope="session")
+def plans() -> dict[str, dict[str, Any]]:
+    return {stack: make_plan(stack) for stack in STACKS}
+
+
+@pytest.fixture(scope="session")
+def production(plans) -> dict[str, Any]:
+    return plans["production"]
+
+
+@pytest.fixture(scope="session")
+def staging(plans) -> dict[str, Any]:
+    return plans["staging"]
+
+
+def resources(plan: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
+    """Registered resources of one type token, e.g. 'cloudflare:index/r2Bucket:R2Bucket'."""
+    return [r for r in plan["resources"] if r["type"] == type_token]
+
+
+def resource(plan: dict[str, Any], type_token: str, name: str) -> dict[str, Any]:
+    """The one resource of that type whose Pulumi name is `name` (fails listing the names there are)."""
+    found = [r for r in resources(plan, type_token) if r["name"] == name]
+    names = sorted(r["name"] for r in resources(plan, type_token))
+    assert len(found) == 1, f"expected one {type_token} named {name!r}; registered: {names}"
+    return found[0]
+
+
+def plan_with(stack: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Plan a variation of a stack: `mutate` edits a copy of its stack file's config in place."""
+    config = stack_file_config(stack)
+    mutate(config)
+    return make_plan(stack, file_config=config)
