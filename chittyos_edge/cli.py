@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chittyos-edge",
         description="Offline plan, policy gate and stack outputs of the ChittyOS Cloudflare estate.")
+    parser.add_argument("--project-dir", metavar="DIR",
+                        help="folder holding Pulumi.<stack>.yaml (default: this project's root)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser(
@@ -70,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.project_dir:
+            from .plan.runtime import set_stack_dir
+
+            set_stack_dir(Path(args.project_dir))
         return args.handler(args)
     except (ConfigError, PlanError, UsageError) as error:
         for line in str(error).splitlines():

@@ -39,9 +39,17 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def parse_stack_config(raw: Mapping[str, Any], source: str) -> StackConfig:
-    """Validate the project's config keys (namespace stripped) into a StackConfig or raise ConfigError."""
+def parse_stack_config(raw: Mapping[str, Any], source: str, stack: str | None = None) -> StackConfig:
+    """Validate the project's config keys (namespace stripped) into a StackConfig or raise ConfigError.
+
+    With `stack`, the file must declare that stack's environment (checked first: every other rule
+    depends on it).
+    """
     settings = {k: _decode(v) for k, v in raw.items() if k not in SECRET_KEYS}
+    declared = settings.get("environment")
+    if stack is not None and declared is not None and declared != stack:
+        raise ConfigError([f"{source}: {PROJECT}:environment is {declared!r} but the stack is {stack!r}; "
+                           "each stack file must declare its own environment"])
     known = valid_keys(StackConfig)
     problems = []
     for key in settings:
@@ -75,10 +83,7 @@ def load() -> LoadedConfig:
     stack = pulumi.get_stack()
     raw, secret_keys = _runtime_config()
     source = f"Pulumi.{stack}.yaml"
-    settings = parse_stack_config(raw, source)
-    if settings.environment.value != stack:
-        raise ConfigError([f"{source}: {PROJECT}:environment is {settings.environment.value!r} but the stack is "
-                           f"{stack!r}; each stack file must declare its own environment"])
+    settings = parse_stack_config(raw, source, stack)
     decoded = {k: _decode(raw[k]) for k in SECRET_KEYS if k in raw}
     secrets = read_secrets(settings, decoded, lambda key: key in secret_keys, stack, PROJECT)
     return LoadedConfig(stack=stack, settings=settings, secrets=secrets)

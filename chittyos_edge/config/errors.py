@@ -85,7 +85,7 @@ def format_path(prefix: str, loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            path += f".{part}" if path and not path.endswith(":") else str(part)
     return path
 
 
@@ -109,6 +109,10 @@ def explain(error: ValidationError, root: type[BaseModel], prefix: str, source: 
             message = item["msg"]
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
+            if not loc:
+                # Cross-section rules report several problems at once, one per line.
+                problems.extend(f"{source}: {line}" for line in message.splitlines())
+                continue
             problems.append(f"{source}: {path}: {message} (got {_short(item.get('input'))})")
     return problems
 

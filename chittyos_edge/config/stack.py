@@ -64,7 +64,7 @@ class StackConfig(ConfigModel):
         problems += self._check_references()
         problems += self._check_environment_rules()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def _check_references(self) -> list[str]:

@@ -21,6 +21,20 @@ from .mocks import PlanMocks
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLAN_FORMAT_VERSION = 1
 
+# Where stack files are read from; `chittyos-edge --project-dir DIR` changes it for one run.
+_stack_dir = PROJECT_ROOT
+
+
+def set_stack_dir(path: Path) -> None:
+    global _stack_dir
+    if not path.is_dir():
+        raise PlanError(f"--project-dir {path}: not a directory")
+    _stack_dir = path
+
+
+def stack_dir() -> Path:
+    return _stack_dir
+
 
 class PlanError(Exception):
     """The plan could not be made (unknown stack, unreadable stack file). One line, exit 2."""
@@ -30,7 +44,8 @@ def placeholder(path: str) -> str:
     return f"[secret:{path}]"
 
 
-def read_stack_file(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def read_stack_file(stack: str, root: Path | None = None) -> dict[str, Any]:
+    root = root or _stack_dir
     if stack not in STACKS:
         raise PlanError(f"unknown stack {stack!r}; choose one of: {', '.join(STACKS)}")
     path = root / f"Pulumi.{stack}.yaml"
@@ -65,7 +80,7 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node.setdefault(parts[-1], value)
 
 
-def runtime_config(stack: str, root: Path = PROJECT_ROOT,
+def runtime_config(stack: str, root: Path | None = None,
                    file_config: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The config map and secret keys the engine would hand the program, secrets as placeholders.
 
@@ -83,7 +98,7 @@ def runtime_config(stack: str, root: Path = PROJECT_ROOT,
         if found:
             secret_keys.add(full_key)
     own = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
-    settings = parse_stack_config({k: v for k, v in own.items()}, f"Pulumi.{stack}.yaml")
+    settings = parse_stack_config(own, f"Pulumi.{stack}.yaml", stack)
     for spec in required_secrets(settings):
         top = f"{prefix}{spec.top_key}"
         if "." in spec.path:
@@ -106,7 +121,7 @@ def _reset_runtime() -> None:
 
 
 def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
-             root: Path = PROJECT_ROOT, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
+             root: Path | None = None, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Plan one stack: returns the plan document (see README, 'The plan format')."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
@@ -141,9 +156,25 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
         "formatVersion": PLAN_FORMAT_VERSION,
         "project": PROJECT,
         "stack": stack,
-        "resources": monitor.records,
+        "resources": in_tree_order(monitor.records),
         "outputs": stack_outputs,
     }
+
+
+def in_tree_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Registrations arrive from worker threads in no fixed order: list each parent before its
+    children and siblings by URN, so two runs give the same document."""
+    by_urn = {r["urn"]: r for r in records}
+
+    def lineage(record: dict[str, Any]) -> tuple[str, ...]:
+        chain = []
+        current: dict[str, Any] | None = record
+        while current is not None:
+            chain.append(current["urn"])
+            current = by_urn.get(current["parent"] or "")
+        return tuple(reversed(chain))
+
+    return sorted(records, key=lineage)
 
 
 def _plain(value: Any) -> Any:
