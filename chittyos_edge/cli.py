@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     # -- gate and readiness commands (register here) --
 
     # -- outputs command (register here) --
+    from .outputs import register as register_outputs
+
+    register_outputs(commands)
 
     return parser
 

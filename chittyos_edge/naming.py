@@ -18,6 +18,10 @@ _LIMITS = {
     "kv": 512,
     "tunnel": 63,
     "dataset": 64,
+    # Display names of account- and zone-level objects both stacks share a namespace with (Access
+    # applications, policies and service tokens, health checks, pools, notification destinations and
+    # policies). Kept short on purpose: far inside every one of those APIs' limits.
+    "label": 100,
 }
 
 
@@ -62,6 +66,11 @@ def tunnel_name(base: str, environment: Environment | str) -> str:
 def dataset_name(base: str, environment: Environment | str) -> str:
     """Analytics Engine datasets use '_' (they are SQL table names)."""
     return physical_name("dataset", base, environment, separator="_")
+
+
+def label(logical: str, environment: Environment | str) -> str:
+    """The name of a shared-namespace object (health check, pool, Access policy, ...): `<logical>-<env>`."""
+    return physical_name("label", logical, environment)
 
 
 def carries_environment(name: str, environment: Environment | str) -> bool:

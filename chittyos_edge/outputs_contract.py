@@ -1,9 +1,197 @@
-"""STUB: the stack-output contract (issue 6)."""
+"""The stack-output contract: what other repos may rely on, typed and versioned.
+
+Worker repos (ChittyConnect, Project Awareness), dashboards and scripts read this program's stack
+outputs. `StackOutputs` is the whole contract; the program exports ONE stack output per top-level
+field (`contractVersion`, `environment`, `services`, `tunnel`, `tunnelToken`), so only
+`tunnelToken` is a secret and everything else reads in plain text.
+
+Versioning (`CONTRACT_VERSION`, "<major>.<minor>"), checked by tests/test_outputs_contract.py:
+- a field removed, renamed or retyped, an optional field made required or a required field made
+  optional, or a new required field: breaking, bump the major version;
+- a new optional field: bump the minor version;
+- descriptions, titles and defaults: no bump.
+The schema of every released version is committed under `schemas/history/` and never edited;
+`schemas/stack-outputs.schema.json` is the current one (`chittyos-edge outputs --schema`).
+Readers ignore fields they do not know, so a consumer of 1.0 keeps working on 1.1 outputs.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from . import naming
+from .config.base import Environment
+
+CONTRACT_VERSION = "1.0"
+SCHEMA_ID = "https://chitty.cc/schemas/chittyos-edge/stack-outputs.schema.json"
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
 
 
-def build_outputs(settings, **components) -> dict[str, Any]:
-    return {"environment": settings.environment.value}
+def parse_version(version: str) -> tuple[int, int]:
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise ValueError(f"contract version {version!r} is not '<major>.<minor>'")
+    return int(match.group(1)), int(match.group(2))
+
+
+class ContractModel(BaseModel):
+    """camelCase on the wire; unknown fields are ignored so readers survive minor bumps."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+
+class D1DatabaseRef(ContractModel):
+    id: str = Field(description="Database UUID (wrangler `database_id`).")
+    name: str = Field(description="Database name (wrangler `database_name`).")
+
+
+class DurableObjectRef(ContractModel):
+    class_name: str = Field(description="Exported Durable Object class.")
+    script_name: str = Field(description="Physical name of the Worker that hosts the class.")
+
+
+class QueueConsumerRef(ContractModel):
+    queue: str = Field(description="Physical name of the consumed queue.")
+    max_batch_size: int = Field(description="Messages per batch.")
+    max_wait_time_ms: int = Field(description="Longest wait for a full batch, in milliseconds.")
+    max_retries: int = Field(description="Deliveries before a message goes to the dead-letter queue.")
+    retry_delay: int = Field(description="Seconds before a retried message is redelivered.")
+    dead_letter_queue: str | None = Field(None, description="Physical name of the dead-letter queue, if any.")
+
+
+class ServiceOutputs(ContractModel):
+    """One Worker service and everything bound to it, by binding name."""
+
+    script_name: str = Field(description="Physical Worker name, e.g. chittyconnect-production.")
+    hostnames: list[str] = Field(description="Hostnames the Worker serves (custom domains, then route hosts).")
+    compatibility_date: str = Field(description="Workers compatibility date the script is deployed with.")
+    compatibility_flags: list[str] = Field(description="Workers compatibility flags.")
+    vars: dict[str, str] = Field(description="Plain-text vars (never secrets).")
+    kv_namespaces: dict[str, str] = Field(description="KV binding -> namespace id.")
+    r2_buckets: dict[str, str] = Field(description="R2 binding -> bucket name.")
+    d1_databases: dict[str, D1DatabaseRef] = Field(description="D1 binding -> database id and name.")
+    queues: dict[str, str] = Field(description="Queue producer binding -> queue name.")
+    queue_consumers: list[QueueConsumerRef] = Field(description="Queues this Worker consumes.")
+    durable_objects: dict[str, DurableObjectRef] = Field(description="Durable Object binding -> class and host script.")
+    analytics_engine_datasets: dict[str, str] = Field(description="Analytics Engine binding -> dataset name.")
+    ai: str | None = Field(description="Workers AI binding name, or null.")
+
+
+class TunnelOutputs(ContractModel):
+    hostname: str = Field(description="Public hostname of the tunnel (behind Access).")
+    access_aud: str = Field(description="Audience tag of the Access application (verify Access JWTs with it).")
+
+
+class StackOutputs(ContractModel):
+    """The stack outputs, one Pulumi stack output per field."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+        "x-contract-version": CONTRACT_VERSION})
+
+    contract_version: str = Field(
+        pattern=r"^\d+\.\d+$", description="Version of this contract, '<major>.<minor>'.")
+    environment: Environment = Field(description="The stack: staging or production.")
+    services: dict[str, ServiceOutputs] = Field(description="Worker services by their key in the stack config.")
+    tunnel: TunnelOutputs | None = Field(None, description="The 1Password Connect tunnel; absent when the stack has none.")
+    tunnel_token: str | None = Field(
+        None, description="cloudflared token of the tunnel. Secret: redacted unless the reader asked for secrets.")
+
+    @field_validator("contract_version")
+    @classmethod
+    def _known_major(cls, value: str) -> str:
+        major, _ = parse_version(value)
+        ours, _ = parse_version(CONTRACT_VERSION)
+        if major != ours:
+            raise ValueError(f"these outputs follow contract {value}, this chittyos-edge reads {ours}.x; "
+                             "use the chittyos-edge release that wrote them")
+        return value
+
+
+SECRET_OUTPUTS = ("tunnelToken",)
+
+
+def json_schema() -> dict[str, Any]:
+    """The contract as JSON Schema (what `schemas/stack-outputs.schema.json` holds)."""
+    return StackOutputs.model_json_schema(by_alias=True)
+
+
+# ---- building the outputs in the program -------------------------------------------------------
+
+def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage: Any,
+                  hosts: Mapping[str, Any], tunnel: Any = None, monitoring: Any = None,
+                  load_balancing: Any = None) -> dict[str, Any]:
+    """The stack outputs of the contract, one entry per top-level field, values possibly `Output`s.
+
+    Bindings are resolved through the typed config (binding -> logical name -> the component's
+    resource), so an output can only name a resource the program registered. Each service's block
+    is validated against `ServiceOutputs` once its ids are known (inside `apply`, which creates
+    no resource), so the program cannot export something the contract does not describe.
+    """
+    import pulumi
+
+    env = settings.environment
+    exported: dict[str, Any] = {
+        "contractVersion": CONTRACT_VERSION,
+        "environment": env.value,
+        "services": pulumi.Output.all(**{
+            key: _service_outputs(settings, key, services, stores, storage) for key in settings.services
+        }) if settings.services else {},
+    }
+    if tunnel is not None:
+        exported["tunnel"] = pulumi.Output.all(hostname=tunnel.hostname, aud=tunnel.application.aud).apply(
+            lambda v: TunnelOutputs(hostname=v["hostname"], access_aud=v["aud"]).model_dump(by_alias=True))
+        exported["tunnelToken"] = pulumi.Output.secret(tunnel.token)
+    return exported
+
+
+def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: Any, storage: Any):
+    import pulumi
+
+    env = settings.environment
+    config = settings.services[key]
+    bindings = config.bindings
+    script_names = {name: services[name].script_name for name in settings.services}
+
+    def queue_name(logical: str):
+        return stores.queues[logical].queue_name
+
+    consumers = [
+        pulumi.Output.all(queue=queue_name(c.queue),
+                          dlq=queue_name(c.dead_letter_queue) if c.dead_letter_queue else None).apply(
+            lambda v, c=c: {"queue": v["queue"], "maxBatchSize": c.batch_size, "maxWaitTimeMs": c.max_wait_time_ms,
+                            "maxRetries": c.max_retries, "retryDelay": c.retry_delay,
+                            "deadLetterQueue": v["dlq"]})
+        for c in config.queue_consumers
+    ]
+    durable_objects = {
+        binding: {"className": class_name, "scriptName": script_names[host.host_service]}
+        for host in settings.durable_objects.values() if host.host_service == key
+        for binding, class_name in host.classes.items()
+    }
+    def by_binding(values: dict[str, Any]):
+        # Output.all() of nothing resolves to [], not {}.
+        return pulumi.Output.all(**values) if values else {}
+
+    raw = pulumi.Output.all(
+        scriptName=services[key].script_name,
+        hostnames=list(services[key].hostnames),
+        compatibilityDate=config.compatibility_date,
+        compatibilityFlags=list(config.compatibility_flags),
+        vars=dict(config.vars),
+        kvNamespaces=by_binding({b: stores.kv_namespaces[k].id for b, k in bindings.kv.items()}),
+        r2Buckets=by_binding({b: storage.buckets[k].name for b, k in bindings.r2.items()}),
+        d1Databases=by_binding({
+            b: pulumi.Output.all(id=storage.databases[k].uuid, name=storage.databases[k].name)
+            for b, k in bindings.d1.items()}),
+        queues=by_binding({b: queue_name(k) for b, k in bindings.queues.items()}),
+        queueConsumers=pulumi.Output.all(*consumers),
+        durableObjects=durable_objects,
+        analyticsEngineDatasets={b: naming.dataset_name(base, env) for b, base in bindings.analytics_engine.items()},
+        ai=bindings.ai,
+    )
+    return raw.apply(lambda v: ServiceOutputs.model_validate(v).model_dump(by_alias=True))

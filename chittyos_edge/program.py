@@ -23,6 +23,7 @@ from components.worker_service import WorkerService
 
 from . import config as stack_config
 from .outputs_contract import build_outputs
+from .preflight import check_deployable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
     hosts = {
         name: DurableObjectHost(
             f"{env}-{name}-objects", environment=env, host=host,
-            kv_namespaces=stores.kv_namespaces, buckets=storage.buckets)
+            kv_namespaces=stores.kv_namespaces, buckets=storage.buckets, config_key=name)
         for name, host in settings.durable_objects.items()
     }
     hosts_by_service = {host.host_service: hosts[name] for name, host in settings.durable_objects.items()}
@@ -90,6 +91,7 @@ def main() -> dict[str, Any]:
     """Load the config (failing cleanly on bad input), build the stack, export its outputs."""
     try:
         loaded = stack_config.load()
+        check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
     except stack_config.ConfigError as error:
         raise pulumi.RunError(str(error)) from None
     outputs = build(loaded)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from .base import ConfigModel, Hostname
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .stack import StackConfig
 
 HEALTHCHECK_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "IN",
                        "SEAS", "NEAS", "ALL_REGIONS")
@@ -16,11 +20,26 @@ LB_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "
 
 # ---- secure tunnel -------------------------------------------------------------------------
 
+HEALTHCHECK_SERVICE_TOKEN = "healthcheck"
+
+
 class TunnelIngress(ConfigModel):
     path: str | None = Field(None, description="Regex on the request path, e.g. ^/v1/.*")
-    service: str = Field(description="Origin behind cloudflared, e.g. http://nginx-proxy:80")
+    service: str = Field(pattern=r"^(https?|tcp|unix|ssh|rdp)://\S+$",
+                         description="Origin behind cloudflared, e.g. http://nginx-proxy:80")
     http_host_header: str | None = None
     connect_timeout_seconds: int = Field(10, ge=1, le=300)
+    description: str = Field("", description="What this rule reaches (documentation only).")
+
+    @field_validator("path")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"path must be a regular expression (cloudflared matches it): {error}") from None
+        return value
 
 
 class AccessConfig(ConfigModel):
@@ -28,7 +47,25 @@ class AccessConfig(ConfigModel):
     allow_email_domains: list[str] = Field(default_factory=list, description="People by email domain.")
     allow_group_ids: list[str] = Field(default_factory=list, description="People by Access group id.")
     service_tokens: list[str] = Field(
-        default_factory=list, description="Machines: one service token is created per name.")
+        default_factory=list, description="Machines: one service token is created per name; "
+        f"'{HEALTHCHECK_SERVICE_TOKEN}' is the one health checks send.")
+    service_token_duration: str = Field(
+        "8760h", pattern=r"^(\d+h|forever)$",
+        description="Lifetime of each service token; an expired token locks its machine out until rotated.")
+    team_name: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Zero Trust team name (<team>.cloudflareaccess.com) cloudflared uses to verify the Access "
+                    "token at the origin; when unset it is read from the account's Zero Trust organization.")
+
+    @field_validator("service_tokens")
+    @classmethod
+    def _token_names(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.match(r"^[a-z0-9][a-z0-9-]{1,40}$", v)]
+        if bad:
+            raise ValueError(f"service token names must be lower-case letters, digits and '-': {bad}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"service token names must be unique: {values}")
+        return values
 
     @model_validator(mode="after")
     def _someone(self) -> "AccessConfig":
@@ -125,6 +162,9 @@ class SecurityHeaders(ConfigModel):
     referrer_policy: str = "strict-origin-when-cross-origin"
 
 
+SECURITY_HEADERS_REF = "security_headers"
+
+
 class EdgeSecurityConfig(ConfigModel):
     """Zone-wide singletons. Exactly one stack (production) may declare this section."""
 
@@ -141,7 +181,20 @@ class EdgeSecurityConfig(ConfigModel):
         repeated = sorted({r for r in refs if refs.count(r) > 1})
         if repeated:
             raise ValueError(f"rule refs must be unique across phases, repeated: {repeated}")
+        if SECURITY_HEADERS_REF in refs:
+            raise ValueError(f"ref {SECURITY_HEADERS_REF!r} is reserved for the security-headers rule; rename it")
         return self
+
+    def phases(self) -> dict[str, list]:
+        """Each phase this config owns (it has rules), in a fixed order."""
+        owned = {
+            "http_request_firewall_custom": list(self.waf_custom_rules),
+            "http_request_firewall_managed": list(self.managed_rulesets),
+            "http_ratelimit": list(self.rate_limits),
+            "http_request_cache_settings": list(self.cache_rules),
+            "http_response_headers_transform": [self.security_headers],
+        }
+        return {phase: rules for phase, rules in owned.items() if rules}
 
 
 # ---- monitoring ----------------------------------------------------------------------------
@@ -180,8 +233,13 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+# Alert types whose notification policy is filtered to this stack's own resources. Every other type
+# watches the whole zone or account, which both stacks share: production alone declares those.
+STACK_SCOPED_ALERTS = ("health_check_status_notification", "tunnel_health_event")
+
+
 class AlertRoute(ConfigModel):
-    name: str
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     alert_type: str = Field(description="Cloudflare alert type, e.g. health_check_status_notification.")
     severity: Severity = Field(description="critical goes to PagerDuty and Slack, warning to Slack.")
     description: str = ""
@@ -195,11 +253,21 @@ class MonitoringConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "MonitoringConfig":
-        names = [c.name for c in self.health_checks]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"health-check names must be unique, repeated: {repeated}")
+        for kind, names in (("health-check", [c.name for c in self.health_checks]),
+                            ("alert", [a.name for a in self.alerts])):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{kind} names must be unique, repeated: {repeated}")
         return self
+
+    def destinations(self, severity: Severity) -> list[str]:
+        """Where an alert of this severity goes: 'pagerduty' and/or 'slack'."""
+        found = []
+        if severity is Severity.CRITICAL and self.pagerduty:
+            found.append("pagerduty")
+        if self.slack:
+            found.append("slack")
+        return found
 
 
 # ---- load balancing ------------------------------------------------------------------------
@@ -236,6 +304,10 @@ class LoadBalancingConfig(ConfigModel):
     fallback_pool: str | None = None
     session_affinity: Literal["none", "cookie", "ip_cookie"] = "none"
     ttl: int = Field(60, ge=30)
+    steering_policy: Literal["geo", "off", "random", "dynamic_latency", "proximity"] = Field(
+        "geo", description="geo: regionPools decide, defaultPools elsewhere (the seeds' geo steering).")
+    failover_across_pools: bool = Field(
+        True, description="Adaptive routing: retry a failed request on the next pool (zero-downtime failover).")
 
     @model_validator(mode="after")
     def _references(self) -> "LoadBalancingConfig":
@@ -252,3 +324,48 @@ class LoadBalancingConfig(ConfigModel):
         if bad_regions:
             raise ValueError(f"unknown regions {bad_regions}; valid: {', '.join(LB_REGIONS)}")
         return self
+
+
+# ---- cross-section rules (called by StackConfig) ---------------------------------------------
+
+def edge_problems(config: "StackConfig") -> list[str]:
+    """Rules that tie monitoring to the rest of the stack: one line per problem, naming key and fix."""
+    problems: list[str] = []
+    monitoring, tunnel = config.monitoring, config.tunnel
+    public = config.public_hostnames()
+    checked = {c.hostname for c in monitoring.health_checks}
+    for host in public:
+        if host not in checked:
+            problems.append(f"monitoring.healthChecks: the public hostname {host!r} has no health check; add one "
+                            f"with hostname: {host}")
+    for i, check in enumerate(monitoring.health_checks):
+        where = f"monitoring.healthChecks[{i}] ({check.name})"
+        if check.hostname not in public:
+            problems.append(f"{where}.hostname: {check.hostname!r} is not served by this stack "
+                            f"(its hostnames: {', '.join(public) or 'none'}); check only this stack's hostnames")
+        behind = tunnel is not None and check.hostname == tunnel.hostname
+        if behind and not check.behind_access:
+            problems.append(f"{where}.behindAccess: {check.hostname} is behind Access, so the check would only "
+                            "ever see the login redirect; set behindAccess: true")
+        if check.behind_access:
+            if not behind:
+                problems.append(f"{where}.behindAccess: only the tunnel hostname is behind Access; "
+                                "remove behindAccess or point the check at tunnel.hostname")
+            elif HEALTHCHECK_SERVICE_TOKEN not in tunnel.access.service_tokens:
+                problems.append(f"{where}.behindAccess needs a service token named {HEALTHCHECK_SERVICE_TOKEN!r}; "
+                                f"add it to tunnel.access.serviceTokens")
+    for i, alert in enumerate(monitoring.alerts):
+        where = f"monitoring.alerts[{i}] ({alert.name})"
+        if not monitoring.destinations(alert.severity):
+            problems.append(f"{where} has no destination: set monitoring.slack: true"
+                            + (" or monitoring.pagerduty: true" if alert.severity is Severity.CRITICAL else ""))
+        if alert.alert_type not in STACK_SCOPED_ALERTS and not config.is_production:
+            problems.append(f"{where}.alertType: {alert.alert_type} watches the zone or account both stacks share; "
+                            f"production declares it (only {', '.join(STACK_SCOPED_ALERTS)} are per stack)")
+        if alert.alert_type == "tunnel_health_event" and tunnel is None:
+            problems.append(f"{where}: tunnel_health_event needs the tunnel section; declare it or remove the alert")
+        if alert.alert_type == "health_check_status_notification" and not monitoring.health_checks:
+            problems.append(f"{where}: health_check_status_notification needs monitoring.healthChecks")
+        if alert.alert_type == "load_balancing_health_alert" and not config.load_balancing.enabled:
+            problems.append(f"{where}: load_balancing_health_alert needs loadBalancing.enabled: true")
+    return problems

@@ -48,7 +48,10 @@ class Observability(ConfigModel):
 
 class WorkerService(ConfigModel):
     script_name: ResourceBaseName = Field(description="Base script name; the environment is appended.")
-    bundle: str = Field(description="Path of the built ES-module bundle, relative to the project root.")
+    bundle: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$",
+        description="Path of the built ES-module bundle (.mjs/.js), relative to the project root, e.g. "
+                    "workers/chittyconnect/worker.mjs. The repo ships a reference bundle per service.")
     compatibility_date: str = Field(description="Workers compatibility date, YYYY-MM-DD.")
     compatibility_flags: list[str] = Field(default_factory=list)
     vars: dict[BindingName, str] = Field(default_factory=dict, description="Plain-text vars (never secrets).")
@@ -66,6 +69,13 @@ class WorkerService(ConfigModel):
     workers_dev: bool = Field(False, description="Serve on the workers.dev subdomain too.")
     queue_consumers: list[QueueConsumer] = Field(default_factory=list)
     health_path: str = Field("/health", description="Path answering {\"status\":\"healthy\"}.")
+
+    @field_validator("bundle")
+    @classmethod
+    def _bundle(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError("use a path inside the project, without '..', e.g. 'workers/chittyconnect/worker.mjs'")
+        return value
 
     @field_validator("compatibility_date")
     @classmethod
@@ -110,6 +120,8 @@ class MigrationStep(ConfigModel):
 
 class SnapshotBucket(ConfigModel):
     bucket: str = Field(description="r2Buckets key that receives the snapshots (lifecycle set there).")
+    binding: BindingName = Field(
+        "DO_SNAPSHOTS", description="R2 binding name under which the host Worker writes the snapshots.")
 
 
 class DurableObjectHost(ConfigModel):
@@ -122,6 +134,8 @@ class DurableObjectHost(ConfigModel):
         default_factory=list,
         description="Classes whose deletion (and data loss) is accepted. Required in production for every deleted class.")
     kv_fallback: str | None = Field(None, description="kvNamespaces key used when the object is unavailable.")
+    kv_fallback_binding: BindingName = Field(
+        "DO_KV_FALLBACK", description="KV binding name of the fallback namespace in the host Worker.")
     snapshots: SnapshotBucket | None = None
     cleanup_schedule: str | None = Field(None, description="Cron schedule of the cleanup run, added to the host's crons.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from .base import CloudflareId, ConfigModel, Environment
-from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig
+from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig, edge_problems
 from .services import DurableObjectHost, WorkerService
 from .storage import D1Database, KvNamespace, Queue, R2Bucket
 
@@ -63,6 +63,10 @@ class StackConfig(ConfigModel):
         problems: list[str] = []
         problems += self._check_references()
         problems += self._check_environment_rules()
+        if not problems:
+            # Monitoring rules build on valid hostnames: checked once those are right, so that one
+            # mistake (e.g. a wrong custom domain) reads as one line, not three.
+            problems += edge_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self

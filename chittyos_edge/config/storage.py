@@ -9,16 +9,34 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import CloudflareId, ConfigModel, Uuid
 
 
 class AdoptKv(ConfigModel):
-    """An existing namespace to import instead of create (`pulumi up` adopts it by id)."""
+    """An existing namespace to import instead of create (`pulumi up` adopts it by id).
+
+    An import fails when a declared input differs from the live resource, and the titles of the
+    namespaces that exist today are not recorded anywhere this program can read. So:
+    - `title` set: it is declared verbatim (copy it from `wrangler kv namespace list`); a wrong
+      value makes the import fail at preview, before anything changes.
+    - `title` omitted: the namespace keeps the title it has. The component declares the naming
+      module's title but registers the namespace with `ignore_changes=["title"]`; Pulumi then takes
+      the title from the live namespace on import and never renames it afterwards.
+    The id is what Workers bind to; the title is a label, so either way no data moves.
+    """
 
     id: CloudflareId = Field(description="The namespace id, as `wrangler kv namespace list` shows it.")
-    title: str = Field(description="Its current title; the import fails when the declared title differs.")
+    title: str | None = Field(
+        None, min_length=1,
+        description="Its current title, declared verbatim (the import fails if it differs). Omit it to keep "
+                    "the live title: the title is then ignored on import and on every later update.")
+
+    @property
+    def ignored_inputs(self) -> list[str]:
+        """Inputs the component must pass as `ignore_changes` for this import to be sound."""
+        return [] if self.title else ["title"]
 
 
 class KvNamespace(ConfigModel):
@@ -27,6 +45,8 @@ class KvNamespace(ConfigModel):
 
 
 class AdoptQueue(ConfigModel):
+    """An existing queue to import; it keeps its name (no environment suffix)."""
+
     id: CloudflareId = Field(description="The queue id.")
     name: str = Field(description="Its current name; a queue cannot be renamed without replacement.")
 
@@ -106,14 +126,26 @@ class ReadReplication(StrEnum):
 
 
 class AdoptD1(ConfigModel):
+    """An existing database to import; it keeps its name."""
+
     id: Uuid = Field(description="The database uuid.")
     name: str = Field(description="Its current name; a D1 database cannot be renamed.")
 
 
 class D1Migrations(ConfigModel):
-    directory: str = Field(description="Folder of numbered .sql files, relative to the project root.")
+    directory: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$",
+        description="Folder of numbered .sql files (wrangler naming, `0001_name.sql`), relative to the project "
+                    "root. Files are append-only: an applied file must never change; add a new number instead.")
     allow_destructive: bool = Field(
         False, description="Allow DROP/DELETE/ALTER ... DROP in production migrations. Costs data: set only for the run that needs it.")
+
+    @field_validator("directory")
+    @classmethod
+    def _inside_project(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError("use a folder inside the project, without '..', e.g. 'migrations/chittyconnect'")
+        return value
 
 
 class D1Database(ConfigModel):

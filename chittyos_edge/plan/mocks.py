@@ -100,7 +100,28 @@ def _tunnel_token(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
     return {"token": "[secret:tunnelToken]"}
 
 
+def _zero_trust_organization(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
+    """The account's Zero Trust organization: its auth domain names the Access team."""
+    return {"accountId": args.get("accountId"), "authDomain": "offline-plan.cloudflareaccess.com",
+            "name": "offline plan"}
+
+
 INVOKES: dict[str, Callable[[PlanMocks, dict[str, Any]], dict[str, Any]]] = {
+    "cloudflare:index/getZeroTrustOrganization:getZeroTrustOrganization": _zero_trust_organization,
     "cloudflare:index/getZone:getZone": _get_zone,
     "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken": _tunnel_token,
 }
+
+
+# Scripts that already exist in the account: physical script name -> its live Durable Object
+# migration tag. Empty: the offline plan models a fresh account, so every migration step is
+# uploaded. Tests set entries (monkeypatch.setitem) to plan a re-deploy over a script at some tag.
+LIVE_SCRIPTS: dict[str, str] = {}
+
+
+def _workers_scripts(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
+    return {"accountId": args.get("accountId"),
+            "results": [{"id": name, "migrationTag": tag} for name, tag in sorted(LIVE_SCRIPTS.items())]}
+
+
+INVOKES["cloudflare:index/getWorkersScripts:getWorkersScripts"] = _workers_scripts

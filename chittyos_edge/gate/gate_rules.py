@@ -1,0 +1,119 @@
+"""The two checks the gate makes beside the policy pack, because no policy can make them:
+
+- CF-DATA-002: `retainOnDelete` is not in the Analyzer protocol (AnalyzerResourceOptions has
+  `protect` but not `retainOnDelete`), so the pack cannot see it; the gate reads it from the plan
+  or the state export. Under `pulumi preview --policy-pack` this item is covered only by the
+  config rule (dataProtection must be true in production).
+- CF-ENV-003: "staging and production share no stateful identifier" needs both stacks at once,
+  and a policy pack sees one stack.
+
+Their levels come from the same `policies/config/<stack>.json` as the pack's policies (entries
+`stateful-resources-retained` and `stacks-share-no-stateful-identifier`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from policies.chittyos_guard._rule import (
+    D1_DATABASE, KV_NAMESPACE, QUEUE, QUEUE_CONSUMER, R2_BUCKET, STATEFUL_TYPES, WORKERS_SCRIPT,
+    is_durable_object_host,
+)
+
+from .sources import StackInput
+
+
+@dataclass(frozen=True)
+class GateRule:
+    id: str
+    name: str
+    title: str
+    severity: str
+    checklist: str
+    remediation: str
+
+    def info(self) -> dict[str, str]:
+        return {"id": self.id, "policy": self.name, "title": self.title, "severity": self.severity,
+                "checklist": self.checklist, "remediation": self.remediation, "source": "gate"}
+
+
+RETAINED = GateRule(
+    id="CF-DATA-002", name="stateful-resources-retained",
+    title="Every stateful resource is retained on delete (it stays in Cloudflare when it leaves the program).",
+    severity="critical",
+    checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
+    remediation="Set dataProtection.retainOnDelete: true in the stack file; the components pass it to every "
+                "stateful resource.")
+
+NO_SHARED_IDS = GateRule(
+    id="CF-ENV-003", name="stacks-share-no-stateful-identifier",
+    title="Staging and production share no KV namespace, R2 bucket, D1 database or queue (by id or name).",
+    severity="critical",
+    checklist="Deployment Execution Plan > Final Validation > Staging environment fully validated",
+    remediation="Give each stack its own resources (names carry the environment); adopt an existing resource "
+                "in one stack only and list its id in that stack's allowedLiteralIds alone.")
+
+GATE_RULES = (RETAINED, NO_SHARED_IDS)
+
+
+def retained_problems(stack: StackInput) -> Iterator[tuple[str, str]]:
+    """(urn, message) for each stateful resource that would be deleted with the program."""
+    for record in stack.resources:
+        stateful = record["type"] in STATEFUL_TYPES or (
+            record["type"] == WORKERS_SCRIPT and is_durable_object_host(record["inputs"]))
+        if stateful and not record.get("retainOnDelete"):
+            kind = record["type"].rsplit(":", 1)[-1]
+            yield record["urn"], (f"{kind} {record['name']} is not retainOnDelete: removing it from the program "
+                                  "would delete it, and its data, from Cloudflare")
+
+
+_IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    KV_NAMESPACE: ("id", "title"), R2_BUCKET: ("name",), D1_DATABASE: ("id", "uuid", "name"),
+    QUEUE: ("id", "queueId", "queueName"),
+}
+_KIND = {KV_NAMESPACE: "kv", R2_BUCKET: "r2", D1_DATABASE: "d1", QUEUE: "queue"}
+_BINDING_KEYS = {"kv_namespace": ("kv", ("namespaceId",)), "r2_bucket": ("r2", ("bucketName",)),
+                 "d1": ("d1", ("id", "databaseId")), "queue": ("queue", ("queueName",))}
+
+
+def stateful_identifiers(stack: StackInput, literal_ids: list[str]) -> dict[tuple[str, str], str]:
+    """(kind, identifier) -> where it appears, for every stateful identifier a stack uses."""
+    found: dict[tuple[str, str], str] = {}
+
+    def add(kind: str, value: Any, where: str) -> None:
+        if isinstance(value, str) and value and value != "[unknown]" and not value.startswith("[secret"):
+            found.setdefault((kind, value), where)
+
+    for record in stack.resources:
+        outputs = record.get("outputs") or record["inputs"]
+        if record["type"] in _IDENTIFIERS:
+            for key in _IDENTIFIERS[record["type"]]:
+                add(_KIND[record["type"]], outputs.get(key), f"{record['type'].rsplit(':', 1)[-1]} {record['name']}.{key}")
+        elif record["type"] == WORKERS_SCRIPT:
+            for binding in record["inputs"].get("bindings") or []:
+                kind_keys = _BINDING_KEYS.get(binding.get("type"))
+                if kind_keys:
+                    kind, keys = kind_keys
+                    for key in keys:
+                        add(kind, binding.get(key), f"Worker {record['name']} binding {binding.get('name')}")
+        elif record["type"] == QUEUE_CONSUMER:
+            add("queue", record["inputs"].get("queueId"), f"QueueConsumer {record['name']}.queueId")
+    for value in literal_ids:
+        add("literal", value, "allowedLiteralIds")
+    return found
+
+
+def shared_identifiers(first: StackInput, first_ids: list[str], second: StackInput,
+                       second_ids: list[str]) -> list[str]:
+    """Messages for each identifier both stacks use."""
+    a = stateful_identifiers(first, first_ids)
+    b = stateful_identifiers(second, second_ids)
+    by_value_a = {value: (kind, where) for (kind, value), where in a.items()}
+    problems = []
+    for (kind, value), where_b in sorted(b.items()):
+        if value in by_value_a:
+            _, where_a = by_value_a[value]
+            problems.append(f"{value!r} is used by {first.stack} ({where_a}) and by {second.stack} ({where_b})")
+    return problems
+

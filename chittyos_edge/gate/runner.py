@@ -1,0 +1,142 @@
+"""A gate run: plan or load each stack, run the policy pack over it through the Analyzer protocol,
+add the gate's own checks, and collect the findings.
+
+Speed: the pack is launched first (its process imports pulumi_policy while this one plans), then
+reused for every stack; planning both stacks happens in this one process, importing
+pulumi_cloudflare once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import PROJECT, STACKS
+from . import policy_config
+from .client import PACK_DIR, Diagnostic, PolicyInfo, PolicyPackProcess
+from .findings import Finding, GateReport, StackResult
+from .gate_rules import GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems, shared_identifiers
+from .sources import StackInput, from_plan, from_plan_file, from_state_file
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "stack" | "plan" | "state"
+    value: str
+
+    def describe(self) -> str:
+        return {"stack": f"plan of {self.value}", "plan": f"plan file {self.value}",
+                "state": f"state file {self.value}"}[self.kind]
+
+
+def load_source(source: Source, make_plan: Callable[[str], dict[str, Any]]) -> StackInput:
+    if source.kind == "stack":
+        return from_plan(make_plan(source.value), source.describe())
+    if source.kind == "plan":
+        return from_plan_file(Path(source.value))
+    return from_state_file(Path(source.value))
+
+
+def _title(description: str, rule_id: str) -> str:
+    prefix = f"{rule_id}: "
+    return description[len(prefix):] if description.startswith(prefix) else description
+
+
+def _finding(stack: str, diagnostic: Diagnostic, policies: dict[str, PolicyInfo]) -> Finding:
+    info = policies.get(diagnostic.policy)
+    rule_id = info.rule_id if info else diagnostic.policy
+    return Finding(
+        stack=stack, rule_id=rule_id, policy=diagnostic.policy,
+        title=_title(info.description, rule_id) if info else "", severity=info.severity if info else "unspecified",
+        enforcement=diagnostic.enforcement, message=diagnostic.message, urn=diagnostic.urn,
+        remediation=info.remediation if info else "", checklist=info.checklist if info else "", source="pack")
+
+
+def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str = "") -> Finding:
+    return Finding(stack=stack, rule_id=rule.id, policy=rule.name, title=rule.title, severity=rule.severity,
+                   enforcement=level, message=message, urn=urn, remediation=rule.remediation,
+                   checklist=rule.checklist, source="gate")
+
+
+class Gate:
+    """One gate run over several stacks with one pack process."""
+
+    def __init__(self, pack: PolicyPackProcess, config_dir: Path = policy_config.CONFIG_DIR):
+        self.pack = pack
+        self.config_dir = config_dir
+        name, version, policies = pack.info()
+        self.report = GateReport(pack=name, version=version)
+        self.policies = {p.name: p for p in policies}
+        self.report.rules = [
+            {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
+             "checklist": p.checklist, "remediation": p.remediation, "source": "pack"} for p in policies
+        ] + [rule.info() for rule in GATE_RULES]
+        self._configs: dict[str, dict[str, Any]] = {}
+
+    def _config(self, stack: str) -> tuple[policy_config.Reconciled, dict[str, str], list[str]]:
+        document = policy_config.load(stack, self.config_dir)
+        where = str(policy_config.config_path(stack, self.config_dir))
+        reconciled = policy_config.reconcile(self.policies.values(), document, where,
+                                             extra_names=[r.name for r in GATE_RULES])
+        gate_levels = {r.name: reconciled.get(r.name, (policy_config.document_level(document), {}))[0]
+                       for r in GATE_RULES}
+        literal_ids = sorted({value for _, props in reconciled.values()
+                              for value in props.get("allowedLiteralIds", []) or []})
+        self._configs[stack] = {"levels": gate_levels, "literalIds": literal_ids}
+        pack_config = {name: value for name, value in reconciled.items() if name in self.policies}
+        return pack_config, gate_levels, literal_ids
+
+    def check(self, stack: StackInput) -> list[Finding]:
+        pack_config, gate_levels, _ = self._config(stack.stack)
+        self.pack.configure(stack.stack, stack.project, pack_config)
+        findings: list[Finding] = []
+        for record in stack.resources:
+            for diagnostic in self.pack.analyze(record):
+                findings.append(_finding(stack.stack, diagnostic, self.policies))
+        for diagnostic in self.pack.analyze_stack(stack.resources):
+            findings.append(_finding(stack.stack, diagnostic, self.policies))
+        level = gate_levels[RETAINED.name]
+        if level in ("mandatory", "advisory"):
+            findings += [_gate_finding(stack.stack, RETAINED, level, message, urn)
+                         for urn, message in retained_problems(stack)]
+        enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
+        self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled))
+        self.report.findings += findings
+        return findings
+
+    def cross_check(self, first: StackInput, second: StackInput) -> list[Finding]:
+        levels = [self._configs[s.stack]["levels"][NO_SHARED_IDS.name] for s in (first, second)]
+        level = "mandatory" if "mandatory" in levels else "advisory" if "advisory" in levels else "disabled"
+        if level == "disabled":
+            return []
+        pair = f"{first.stack}+{second.stack}"
+        findings = [_gate_finding(pair, NO_SHARED_IDS, level, message)
+                    for message in shared_identifiers(first, self._configs[first.stack]["literalIds"],
+                                                      second, self._configs[second.stack]["literalIds"])]
+        self.report.findings += findings
+        return findings
+
+
+def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]] | None = None,
+             pack_dir: Path = PACK_DIR, config_dir: Path = policy_config.CONFIG_DIR) -> GateReport:
+    """Gate every source with one pack process; given two stacks, also check they share nothing."""
+    if make_plan is None:
+        from ..plan import make_plan
+    first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
+    pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir).launch()
+    try:
+        inputs = [load_source(source, make_plan) for source in sources]
+        with pack:
+            gate = Gate(pack, config_dir)
+            for stack in inputs:
+                gate.check(stack)
+            by_stack: dict[str, StackInput] = {}
+            for stack in inputs:
+                by_stack.setdefault(stack.stack, stack)
+            for first, second in combinations(by_stack.values(), 2):
+                gate.cross_check(first, second)
+            return gate.report
+    finally:
+        pack.close()

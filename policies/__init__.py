@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack (`policies/`); its rules live in `policies.chittyos_guard`."""

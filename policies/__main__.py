@@ -1,0 +1,17 @@
+"""Serve the policy pack over gRPC: what `pulumi preview --policy-pack policies` and
+`chittyos-edge gate` start. `PolicyPack(...)` blocks forever, so it lives here alone.
+
+Run as a script with `policies/` as the working directory (the CLI does that, and so does the
+gate), so the rules are imported as the top-level package `chittyos_guard`.
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+from chittyos_guard import PACK_NAME, policies
+
+PolicyPack(
+    name=PACK_NAME,
+    policies=policies(),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    description="Cloudflare production-readiness checklist of ChittyOS (seed 002), enforced per stack.",
+)

@@ -1,0 +1,103 @@
+"""Adoption: production imports what exists today (seed 003) by id; staging imports nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from chittyos_edge.config import ConfigError
+from chittyos_edge.plan import make_plan
+from chittyos_edge.plan import runtime as plan_runtime
+from chittyos_edge.plan.capture import CapturingMonitor
+
+from conftest import plan_with, resource, resources, stack_file_config
+
+ACCOUNT = "0bc21e3a5a9de1a4cc843be9c3e98121"
+KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
+D1 = "cloudflare:index/d1Database:D1Database"
+QUEUE = "cloudflare:index/queue:Queue"
+
+# Seed 003, "Cloudflare Resources": what ChittyConnect runs on today.
+SEED_IMPORTS = {
+    (KV, "production-data-kv-chittyconnect-idempotency"): "ea43bc974b894701a069e4804be765ba",   # IDEMP_KV
+    (KV, "production-data-kv-chittyconnect-tokens"): "d8051882226b470ba10035b30447a8b7",        # TOKEN_KV
+    (KV, "production-data-kv-chittyconnect-api-keys"): "3a29a9de28c84b7e8b87070cbf006415",      # API_KEYS
+    (KV, "production-data-kv-chittyconnect-rate-limit"): "1ab2c1114f5c4e248b8eba157615a125",    # RATE_LIMIT
+    (D1, "production-storage-d1-chittyconnect"): "39f76706-5d67-401f-b1bf-9a212de4da0b",        # chittyconnect-production
+    (QUEUE, "production-data-queue-github-events"): "b6e4e4981f644ce395645c5118ee0e94",         # github-events
+}
+OLD_SHARED_D1 = "29473911-4c5b-47d8-a3e7-d1be2370edf6"   # today's `chittyconnect`, shared by staging: left alone
+
+
+def test_production_imports_exactly_the_seed_resources(production):
+    imported = {(r["type"], r["name"]): r["importId"] for r in production["resources"] if r["importId"]}
+    assert imported == {key: f"{ACCOUNT}/{rid}" for key, rid in SEED_IMPORTS.items()}
+
+
+def test_staging_imports_nothing(staging):
+    assert [r["urn"] for r in staging["resources"] if r["importId"]] == []
+
+
+def test_no_stack_touches_the_old_shared_database(production, staging):
+    for plan in (production, staging):
+        assert OLD_SHARED_D1 not in str(plan), f"{plan['stack']} refers to the old shared D1 database"
+    assert [r["inputs"]["name"] for r in resources(staging, D1)] == ["chittyconnect-staging"]
+
+
+def test_adopted_resources_keep_their_names_and_are_protected(production):
+    queue = resource(production, QUEUE, "production-data-queue-github-events")
+    assert queue["inputs"]["queueName"] == "github-events"          # the live name, no "-production"
+    database = resource(production, D1, "production-storage-d1-chittyconnect")
+    assert database["inputs"]["name"] == "chittyconnect-production"
+    for (typ, name) in SEED_IMPORTS:
+        adopted = resource(production, typ, name)
+        assert adopted["protect"] and adopted["retainOnDelete"], name
+    # the adopted ids are what the Worker binds, through the stack outputs
+    connect = production["outputs"]["services"]["chittyconnect"]
+    assert connect["kvNamespaces"] == {"IDEMP_KV": "ea43bc974b894701a069e4804be765ba",
+                                       "TOKEN_KV": "d8051882226b470ba10035b30447a8b7",
+                                       "API_KEYS": "3a29a9de28c84b7e8b87070cbf006415",
+                                       "RATE_LIMIT": "1ab2c1114f5c4e248b8eba157615a125"}
+    assert connect["d1Databases"]["DB"]["id"] == "39f76706-5d67-401f-b1bf-9a212de4da0b"
+
+
+class _RecordingIgnoreChanges(CapturingMonitor):
+    """The plan format has no ignoreChanges; this test-only monitor adds it to each record."""
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.records[-1]["ignoreChanges"] = sorted(request.ignoreChanges)
+        return response
+
+
+def test_kv_title_rule(monkeypatch):
+    """No recorded title: keep the live one (ignored on import). A recorded title: declared verbatim."""
+    config = stack_file_config("production")
+    config["chittyos-edge:kvNamespaces"]["chittyconnect-tokens"]["adopt"]["title"] = "chittyconnect-TOKEN_KV"
+    monkeypatch.setattr(plan_runtime, "CapturingMonitor", _RecordingIgnoreChanges)
+    plan = make_plan("production", file_config=config)
+
+    untitled = resource(plan, KV, "production-data-kv-chittyconnect-idempotency")
+    assert untitled["importId"] == f"{ACCOUNT}/ea43bc974b894701a069e4804be765ba"
+    assert untitled["ignoreChanges"] == ["title"]
+    titled = resource(plan, KV, "production-data-kv-chittyconnect-tokens")
+    assert titled["inputs"]["title"] == "chittyconnect-TOKEN_KV"
+    assert titled["ignoreChanges"] == []
+    created = resource(plan, KV, "production-data-kv-chittyops-sessions")
+    assert created["importId"] is None and created["ignoreChanges"] == []
+    assert created["inputs"]["title"] == "chittyops-sessions-production"
+    database = resource(plan, D1, "production-storage-d1-chittyconnect")
+    assert database["ignoreChanges"] == ["primaryLocationHint"]   # a creation-time hint only
+
+
+@pytest.mark.parametrize("adopt, expected", [
+    ({"id": "ea43bc974b894701a069e4804be765bA"}, "kvNamespaces.chittyconnect-idempotency.adopt.id"),
+    ({"id": "ea43bc974b894701a069e4804be765ba", "title": ""}, "adopt.title"),
+    ({"id": "ea43bc974b894701a069e4804be765ba", "name": "x"}, "adopt.name"),
+])
+def test_bad_adopt_block_is_a_config_error(adopt, expected):
+    def mutate(config):
+        config["chittyos-edge:kvNamespaces"]["chittyconnect-idempotency"]["adopt"] = adopt
+
+    with pytest.raises(ConfigError) as error:
+        plan_with("production", mutate)
+    assert expected in str(error.value)
