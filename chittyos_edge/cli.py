@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(handler=_plan_command)
 
     # -- gate and readiness commands (register here) --
+    from .gate import register as register_gate
+
+    register_gate(commands)
 
     # -- outputs command (register here) --
     from .outputs import register as register_outputs
@@ -71,13 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
     from .plan import PlanError
+    from .plan.runtime import set_stack_dir, stack_dir
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    default_dir = stack_dir()
     try:
         if args.project_dir:
-            from .plan.runtime import set_stack_dir
-
             set_stack_dir(Path(args.project_dir))
         return args.handler(args)
     except (ConfigError, PlanError, UsageError) as error:
@@ -88,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chittyos-edge: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        set_stack_dir(default_dir)
 
 
 if __name__ == "__main__":

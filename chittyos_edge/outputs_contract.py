@@ -131,8 +131,10 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
     resource), so an output can only name a resource the program registered. Each service's block
     is validated against `ServiceOutputs` once its ids are known (inside `apply`, which creates
     no resource), so the program cannot export something the contract does not describe.
+    Durable Object bindings come from `settings.durable_objects` (the same config `hosts` was
+    built from), their host script from `services`.
     """
-    import pulumi
+    import pulumi  # here, not at the top: readers of the contract (the outputs command) never need it
 
     env = settings.environment
     exported: dict[str, Any] = {
@@ -173,6 +175,7 @@ def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: An
         for host in settings.durable_objects.values() if host.host_service == key
         for binding, class_name in host.classes.items()
     }
+
     def by_binding(values: dict[str, Any]):
         # Output.all() of nothing resolves to [], not {}.
         return pulumi.Output.all(**values) if values else {}

@@ -65,7 +65,9 @@ class _RecordingIgnoreChanges(CapturingMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
-        self.records[-1]["ignoreChanges"] = sorted(request.ignoreChanges)
+        # registrations arrive on several threads: find this one's record by its URN
+        record = next(r for r in reversed(self.records) if r["urn"] == response.urn)
+        record["ignoreChanges"] = sorted(request.ignoreChanges)
         return response
 
 
@@ -101,3 +103,20 @@ def test_bad_adopt_block_is_a_config_error(adopt, expected):
     with pytest.raises(ConfigError) as error:
         plan_with("production", mutate)
     assert expected in str(error.value)
+
+
+def test_policy_allowlist_lists_exactly_the_adopted_ids():
+    """The adopted ids keep their legacy names, so the policy pack must allow exactly them (production only)."""
+    import json
+
+    from chittyos_edge.plan.runtime import PROJECT_ROOT
+
+    config = stack_file_config("production")
+    adopted = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")
+               for entry in config[f"chittyos-edge:{section}"].values() if entry.get("adopt")}
+    assert adopted == set(SEED_IMPORTS.values())
+    policies = {stack: json.loads((PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+                for stack in ("production", "staging")}
+    for rule in ("bindings-resolve-in-stack", "stateful-names-carry-environment"):
+        assert set(policies["production"][rule]["allowedLiteralIds"]) == adopted, rule
+        assert policies["staging"][rule]["allowedLiteralIds"] == [], rule

@@ -125,8 +125,8 @@ def test_missing_secret_names_the_key_and_the_command():
         "missing secret chittyos-edge:workerSecrets.chittyconnect.ONEPASSWORD_CONNECT_TOKEN (secret_text binding "
         "ONEPASSWORD_CONNECT_TOKEN of the chittyconnect Worker); run: pulumi config set --secret --path "
         "'workerSecrets.chittyconnect.ONEPASSWORD_CONNECT_TOKEN' <value> --stack production",
-        "missing secret chittyos-edge:pagerdutyIntegrationKey (PagerDuty Events API v2 integration key for critical "
-        "alerts); run: pulumi config set --secret 'pagerdutyIntegrationKey' <value> --stack production",
+        "missing secret chittyos-edge:pagerdutyIntegrationKey (PagerDuty integration key (Custom Event Transformer) "
+        "for critical alerts); run: pulumi config set --secret 'pagerdutyIntegrationKey' <value> --stack production",
     ]
 
 

@@ -41,7 +41,7 @@ def required_secrets(config: StackConfig) -> list[SecretSpec]:
     if config.monitoring.slack and config.monitoring.alerts:
         specs.append(SecretSpec(SLACK_WEBHOOK_KEY, "Slack incoming-webhook URL for alerts"))
     if config.monitoring.pagerduty and any(a.severity == "critical" for a in config.monitoring.alerts):
-        specs.append(SecretSpec(PAGERDUTY_KEY, "PagerDuty Events API v2 integration key for critical alerts"))
+        specs.append(SecretSpec(PAGERDUTY_KEY, "PagerDuty integration key (Custom Event Transformer) for critical alerts"))
     return specs
 
 

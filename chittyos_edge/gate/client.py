@@ -67,7 +67,7 @@ class Diagnostic:
 # ---- marshalling ---------------------------------------------------------------------------
 
 def _path_tokens(path: str) -> list[str | int]:
-    return [int(index) if index is not None else key for index, key in _PATH_TOKEN.findall(path)]
+    return [int(index) if index else key for index, key in _PATH_TOKEN.findall(path)]
 
 
 def _mark_unknowns(value: Any) -> Any:
@@ -242,6 +242,7 @@ class PolicyPackProcess:
             self._info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
         info = self._info
         policies = []
+        version = self.pack_version() or info.version
         for p in info.policies:
             schema = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
             policies.append(PolicyInfo(
@@ -250,7 +251,17 @@ class PolicyPackProcess:
                 tags=tuple(p.tags), checklist=p.framework.reference if p.HasField("framework") else "",
                 kind="stack" if p.policy_type == 2 else "resource", config_schema=schema,
                 required=tuple(p.configSchema.required) if p.HasField("configSchema") else ()))
-        return info.name, info.version, policies
+        return info.name, version, policies
+
+    def pack_version(self) -> str:
+        """The version in PulumiPolicy.yaml, which the CLI uses over the pack's own (always 0.0.1 in Python)."""
+        import yaml
+
+        try:
+            document = yaml.safe_load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return ""
+        return str(document.get("version") or "")
 
     def configure(self, stack: str, project: str, policy_config: dict[str, tuple[str, dict[str, Any]]]) -> None:
         from google.protobuf import struct_pb2

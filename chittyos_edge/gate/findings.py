@@ -8,6 +8,11 @@ from typing import Any
 UNKNOWN_PREFIX = "[unknown at preview]"
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 @dataclass(frozen=True)
 class Finding:
     stack: str
@@ -39,7 +44,7 @@ class Finding:
         return self.enforcement == "mandatory"
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {_camel(k): v for k, v in asdict(self).items()}
         data.update(resource=self.resource, unknownAtPreview=self.unknown)
         return data
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .. import PROJECT, STACKS
 from . import policy_config
-from .client import PACK_DIR, Diagnostic, PolicyInfo, PolicyPackProcess
+from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
 from .gate_rules import GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems, shared_identifiers
 from .sources import StackInput, from_plan, from_plan_file, from_state_file
@@ -120,16 +120,18 @@ class Gate:
 
 
 def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]] | None = None,
-             pack_dir: Path = PACK_DIR, config_dir: Path = policy_config.CONFIG_DIR) -> GateReport:
+             pack_dir: Path | None = None, config_dir: Path | None = None) -> GateReport:
     """Gate every source with one pack process; given two stacks, also check they share nothing."""
     if make_plan is None:
         from ..plan import make_plan
+    from . import client
+
     first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
-    pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir).launch()
+    pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir or client.PACK_DIR).launch()
     try:
         inputs = [load_source(source, make_plan) for source in sources]
         with pack:
-            gate = Gate(pack, config_dir)
+            gate = Gate(pack, config_dir or policy_config.CONFIG_DIR)
             for stack in inputs:
                 gate.check(stack)
             by_stack: dict[str, StackInput] = {}

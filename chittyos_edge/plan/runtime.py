@@ -25,11 +25,13 @@ PLAN_FORMAT_VERSION = 1
 _stack_dir = PROJECT_ROOT
 
 
-def set_stack_dir(path: Path) -> None:
+def set_stack_dir(path: Path) -> Path:
+    """Read stack files from `path` from now on; returns the folder used before."""
     global _stack_dir
     if not path.is_dir():
         raise PlanError(f"--project-dir {path}: not a directory")
-    _stack_dir = path
+    previous, _stack_dir = _stack_dir, path
+    return previous
 
 
 def stack_dir() -> Path:

@@ -1,0 +1,84 @@
+"""The offline policy gate and the readiness report.
+
+`chittyos-edge gate` runs the CrossGuard pack in `policies/` over the offline plan (or a saved
+plan, or a `pulumi stack export`) through the same Analyzer protocol `pulumi preview
+--policy-pack policies` uses, without the Pulumi CLI, provider plugins or credentials.
+`chittyos-edge readiness` maps the readiness checklist (seed 002) to what enforces each item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import STACKS
+from .formats import FORMATS
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+
+
+def _usage_error(message: str) -> Exception:
+    from ..cli import UsageError
+
+    return UsageError(message)
+
+
+def _gate_command(args: argparse.Namespace) -> int:
+    from .client import PackError
+    from .policy_config import PolicyConfigError
+    from .runner import Source, run_gate
+    from .sources import SourceError
+
+    sources = ([Source("stack", s) for s in args.stack or []] + [Source("plan", p) for p in args.plan or []]
+               + [Source("state", p) for p in args.state or []])
+    if not sources:
+        raise _usage_error("gate needs at least one --stack, --plan or --state")
+    writes = []
+    for spec in args.write or []:
+        fmt, _, target = spec.partition("=")
+        if fmt not in FORMATS or not target:
+            raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
+        writes.append((fmt, Path(target)))
+    try:
+        report = run_gate(sources)
+    except (SourceError, PolicyConfigError, PackError) as error:
+        raise _usage_error(str(error)) from None
+    from .formats import render
+
+    for fmt, target in writes:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render(report, fmt))
+    sys.stdout.write(render(report, args.format).rstrip("\n") + "\n")
+    return EXIT_OK if report.passed else EXIT_VIOLATIONS
+
+
+def _readiness_command(args: argparse.Namespace) -> int:
+    from .readiness import readiness_report
+
+    text, _ = readiness_report(args.stack, fmt=args.format)
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `gate` and `readiness` to the chittyos-edge CLI."""
+    gate = commands.add_parser(
+        "gate", help="run the policy pack over plans or a deployed stack's export; exit 1 on mandatory violations",
+        description="Run the CrossGuard pack in policies/ through the Analyzer protocol, as `pulumi preview "
+                    "--policy-pack policies` would, without the Pulumi CLI or credentials. Exit 0 without "
+                    "mandatory violations, 1 with any, 2 on a usage or config error.")
+    gate.add_argument("--stack", action="append", choices=STACKS, help="plan this stack, then gate it (repeatable)")
+    gate.add_argument("--plan", action="append", metavar="FILE", help="gate a saved plan (chittyos-edge plan --out)")
+    gate.add_argument("--state", action="append", metavar="FILE", help="gate a `pulumi stack export` of a deployed stack")
+    gate.add_argument("--format", choices=list(FORMATS), default="table", help="output on stdout (default: table)")
+    gate.add_argument("--write", action="append", metavar="FORMAT=FILE",
+                      help="also write the report in FORMAT to FILE (repeatable), e.g. markdown=summary.md")
+    gate.set_defaults(handler=_gate_command)
+
+    readiness = commands.add_parser(
+        "readiness", help="the readiness checklist (seed 002): what enforces each item and its status in a stack")
+    readiness.add_argument("--stack", required=True, choices=STACKS)
+    readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    readiness.set_defaults(handler=_readiness_command)
