@@ -87,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(error).splitlines():
             print(f"chittyos-edge: error: {line}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
     except OSError as error:
         print(f"chittyos-edge: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
