@@ -1,8 +1,8 @@
 """Serve the policy pack over gRPC: what `pulumi preview --policy-pack policies` and
 `chittyos-edge gate` start. `PolicyPack(...)` blocks forever, so it lives here alone.
 
-Run as a script with `policies/` as the working directory (the CLI does that, and so does the
-gate), so the rules are imported as the top-level package `chittyos_guard`.
+The CLI runs it as `python -u -m pulumi.policy <engine> .` in `policies/` (and so does the gate),
+which puts `policies/` on sys.path: the rules are imported as the top-level package `chittyos_guard`.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack

@@ -245,11 +245,10 @@ def test_the_pack_process_is_stopped_when_the_gate_ends():
 # ---- output formats ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def failing_report(tmp_path_factory):
+def failing_report(tmp_path_factory, production):
     from chittyos_edge.gate.runner import Source, run_gate
-    from chittyos_edge.plan import make_plan
 
-    plan = make_plan("production")
+    plan = copy.deepcopy(production)
     _min_tls_12(plan)
     _unprotect_kv(plan)
     path = tmp_path_factory.mktemp("report") / "production.json"
@@ -291,3 +290,21 @@ def test_markdown_and_table_name_rule_resource_and_fix(failing_report):
     table = render(failing_report, "table")
     assert "MANDATORY  CF-TLS-001" in table and table.rstrip().endswith(
         f"FAIL: {len(failing_report.mandatory)} mandatory violation(s) in production")
+
+
+def test_an_invalid_policy_config_is_a_usage_error(capsys, tmp_path, monkeypatch, production):
+    from chittyos_edge.gate import policy_config
+
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    document = json.loads((policy_config.CONFIG_DIR / "production.json").read_text())
+    document["bindings-resolve-in-stack"]["environment"] = "prod"
+    document["all"] = "strict"
+    (config_dir / "production.json").write_text(json.dumps(document))
+    monkeypatch.setattr(policy_config, "CONFIG_DIR", config_dir)
+    code, _, err = gate(capsys, "--plan", write(tmp_path, "production.json", production))
+    assert code == 2 and "'strict' is not an enforcement level" in err and "Traceback" not in err
+    document["all"] = "mandatory"
+    (config_dir / "production.json").write_text(json.dumps(document))
+    code, _, err = gate(capsys, "--plan", write(tmp_path, "production.json", production))
+    assert code == 2 and "bindings-resolve-in-stack.environment: 'prod' is not one of" in err

@@ -1,6 +1,7 @@
 """Start the policy pack the way the Pulumi CLI does and talk to it over the Analyzer protocol.
 
-The CLI runs `python __main__.py` in the pack's folder, reads the gRPC port from the first line
+The CLI runs `python -u -m pulumi.policy <engine> .` in the pack's folder (which runs its
+`__main__.py`), reads the gRPC port from the first line
 of its stdout, then calls GetAnalyzerInfo, ConfigureStack, Configure (the reconciled policy
 config), Analyze (each resource's inputs) and AnalyzeStack (every resource's outputs, with
 parents and dependencies). This client does exactly that, with properties marshalled as the
@@ -28,6 +29,7 @@ UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 START_TIMEOUT = 60.0
+ENGINE_ADDRESS = "127.0.0.1:0"  # no engine: the gate plays its part
 LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
 LEVEL_CODES = {name: code for code, name in LEVELS.items()}
 SEVERITIES = {0: "unspecified", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -139,7 +141,10 @@ class PolicyPackProcess:
                        "PYTHONDONTWRITEBYTECODE", ""))
         env.pop("PULUMI_CONFIG", None)
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([self.python, "-u", str(main)], cwd=self.pack_dir, env=env,
+        # Exactly what the CLI's `pulumi-analyzer-policy-python` runs, in the pack's folder: the
+        # engine address is not used by the pack, `.` is run as a program (its __main__.py).
+        command = [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
+        self._proc = subprocess.Popen(command, cwd=self.pack_dir, env=env,
                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr)
         return self
 
@@ -278,13 +283,27 @@ class PolicyPackProcess:
         self._call("Configure", request)
 
     def analyze(self, record: dict[str, Any]) -> list[Diagnostic]:
+        return self.analyze_each([record])
+
+    def analyze_each(self, records: list[dict[str, Any]]) -> list[Diagnostic]:
+        """Analyze every resource (its inputs), as the engine does at each registration. The calls are
+        pipelined (the engine also analyzes resources concurrently); results keep the records' order."""
+        import grpc
         from pulumi.runtime.proto import analyzer_pb2
 
-        response = self._call("Analyze", analyzer_pb2.AnalyzeRequest(
+        futures = [(record["urn"], self.stub.Analyze.future(analyzer_pb2.AnalyzeRequest(
             type=record["type"], urn=record["urn"], name=record["name"],
             properties=marshal(record["inputs"], record.get("secretInputs") or []),
-            options=_options(record)))
-        return [self._diagnostic(d, record["urn"]) for d in response.diagnostics]
+            options=_options(record)), timeout=120)) for record in records]
+        diagnostics = []
+        for urn, future in futures:
+            try:
+                response = future.result()
+            except grpc.RpcError as error:
+                detail = (error.details() if hasattr(error, "details") else "") or str(error)
+                raise PackError(f"the policy pack failed in Analyze of {urn}: {detail.splitlines()[-1]}") from None
+            diagnostics += [self._diagnostic(d, urn) for d in response.diagnostics]
+        return diagnostics
 
     def analyze_stack(self, records: list[dict[str, Any]]) -> list[Diagnostic]:
         from pulumi.runtime.proto import analyzer_pb2

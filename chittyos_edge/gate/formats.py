@@ -81,7 +81,7 @@ def markdown(report: GateReport) -> str:
         for f in findings:
             if f.rule_id not in seen:
                 seen.add(f.rule_id)
-                lines.append(f"- **{f.rule_id}** {_md(f.title)}: {_md(f.remediation)}")
+                lines.append(f"- **{f.rule_id}** {_md(f.title.rstrip('.'))}: {_md(f.remediation)}")
         lines += ["", "</details>"]
     else:
         lines += ["", "No findings."]

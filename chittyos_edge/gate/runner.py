@@ -8,6 +8,7 @@ pulumi_cloudflare once.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -91,10 +92,7 @@ class Gate:
     def check(self, stack: StackInput) -> list[Finding]:
         pack_config, gate_levels, _ = self._config(stack.stack)
         self.pack.configure(stack.stack, stack.project, pack_config)
-        findings: list[Finding] = []
-        for record in stack.resources:
-            for diagnostic in self.pack.analyze(record):
-                findings.append(_finding(stack.stack, diagnostic, self.policies))
+        findings = [_finding(stack.stack, d, self.policies) for d in self.pack.analyze_each(stack.resources)]
         for diagnostic in self.pack.analyze_stack(stack.resources):
             findings.append(_finding(stack.stack, diagnostic, self.policies))
         level = gate_levels[RETAINED.name]
@@ -128,17 +126,27 @@ def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]
 
     first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
     pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir or client.PACK_DIR).launch()
-    try:
-        inputs = [load_source(source, make_plan) for source in sources]
-        with pack:
-            gate = Gate(pack, config_dir or policy_config.CONFIG_DIR)
-            for stack in inputs:
-                gate.check(stack)
+    # One worker checks each stack while the next one is planned: the checks mostly wait on the
+    # pack process, the plans need this one.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        try:
+            started = worker.submit(lambda: Gate(pack.__enter__(), config_dir or policy_config.CONFIG_DIR))
+            inputs, checks = [], []
+            for source in sources:
+                stack = load_source(source, make_plan)
+                inputs.append(stack)
+                checks.append(worker.submit(lambda s=stack: started.result().check(s)))
+            for check in checks:
+                check.result()
+            gate = started.result()
             by_stack: dict[str, StackInput] = {}
             for stack in inputs:
                 by_stack.setdefault(stack.stack, stack)
             for first, second in combinations(by_stack.values(), 2):
                 gate.cross_check(first, second)
             return gate.report
-    finally:
-        pack.close()
+        finally:
+            for future in (locals().get("checks") or []):
+                future.cancel()
+            worker.shutdown(wait=True, cancel_futures=True)
+            pack.close()
