@@ -51,3 +51,16 @@ def plan_with(stack: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str,
     config = stack_file_config(stack)
     mutate(config)
     return make_plan(stack, file_config=config)
+
+
+def config_problems(stack: str, mutate: Callable[[dict[str, Any]], None]) -> list[str]:
+    """The ConfigError lines a mutated copy of a stack file produces (pure config: no Pulumi runtime)."""
+    from chittyos_edge.config import ConfigError, parse_stack_config
+
+    prefix = "chittyos-edge:"
+    config = stack_file_config(stack)
+    mutate(config)
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, f"Pulumi.{stack}.yaml")
+    return caught.value.problems

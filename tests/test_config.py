@@ -9,7 +9,7 @@ import pytest
 
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.config.secrets import read_secrets, required_secrets
-from tests.conftest import stack_file_config
+from tests.conftest import config_problems, stack_file_config
 
 PREFIX = "chittyos-edge:"
 
@@ -19,12 +19,7 @@ def parse(stack: str, config: dict) -> object:
     return parse_stack_config(raw, f"Pulumi.{stack}.yaml")
 
 
-def problems_of(stack: str, mutate) -> list[str]:
-    config = stack_file_config(stack)
-    mutate(config)
-    with pytest.raises(ConfigError) as caught:
-        parse(stack, config)
-    return caught.value.problems
+problems_of = config_problems
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])

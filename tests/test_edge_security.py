@@ -6,7 +6,7 @@ import pytest
 
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import zone_id_for
-from tests.conftest import resources, stack_file_config
+from tests.conftest import resources, stack_file_config, config_problems
 
 PREFIX = "chittyos-edge:"
 SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -142,13 +142,7 @@ def test_no_zone_setting_or_phase_is_declared_by_both_stacks(plans):
 
 # ---- config rules (no Pulumi runtime) ---------------------------------------------------------
 
-def problems(stack: str, mutate) -> list[str]:
-    config = stack_file_config(stack)
-    mutate(config)
-    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw, f"Pulumi.{stack}.yaml")
-    return caught.value.problems
+problems = config_problems
 
 
 def test_staging_may_not_declare_edge_security():

@@ -6,7 +6,7 @@ import pytest
 
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import digest, zone_id_for
-from tests.conftest import plan_with, resource, resources, stack_file_config
+from tests.conftest import plan_with, resource, resources, stack_file_config, config_problems
 
 PREFIX = "chittyos-edge:"
 MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
@@ -87,13 +87,7 @@ def test_staging_can_turn_it_on_with_its_own_names():
 
 # ---- config rules (no Pulumi runtime) ---------------------------------------------------------
 
-def problems(stack: str, mutate) -> list[str]:
-    config = stack_file_config(stack)
-    mutate(config)
-    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw, f"Pulumi.{stack}.yaml")
-    return caught.value.problems
+problems = config_problems
 
 
 def test_unknown_pool_is_named():

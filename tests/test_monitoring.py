@@ -6,7 +6,7 @@ import pytest
 
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import digest, uuid_from
-from tests.conftest import resource, resources, stack_file_config
+from tests.conftest import resource, resources, stack_file_config, config_problems
 
 PREFIX = "chittyos-edge:"
 CHECK = "cloudflare:index/healthcheck:Healthcheck"
@@ -123,13 +123,7 @@ def test_production_pages_for_the_seeds_critical_alerts(production):
 
 # ---- config rules (no Pulumi runtime) ---------------------------------------------------------
 
-def problems(stack: str, mutate) -> list[str]:
-    config = stack_file_config(stack)
-    mutate(config)
-    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw, f"Pulumi.{stack}.yaml")
-    return caught.value.problems
+problems = config_problems
 
 
 def test_a_public_hostname_without_a_check_is_a_config_error():

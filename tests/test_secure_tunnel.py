@@ -7,7 +7,7 @@ import pytest
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import digest, uuid_from
 from chittyos_edge.plan.runtime import run_plan
-from tests.conftest import plan_with, resource, resources, stack_file_config
+from tests.conftest import plan_with, resource, resources, stack_file_config, config_problems
 
 PREFIX = "chittyos-edge:"
 TUNNEL = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared"
@@ -117,13 +117,7 @@ def test_tunnel_token_and_service_token_secret_stay_secret():
 
 # ---- config rules (no Pulumi runtime) ---------------------------------------------------------
 
-def problems(stack: str, mutate) -> list[str]:
-    config = stack_file_config(stack)
-    mutate(config)
-    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw, f"Pulumi.{stack}.yaml")
-    return caught.value.problems
+problems = config_problems
 
 
 def test_ingress_path_must_be_a_regex():
