@@ -12,14 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import STACKS
-
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
+from .errors import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, UsageError  # noqa: F401 (re-exported)
 
 
 def _plan_command(args: argparse.Namespace) -> int:

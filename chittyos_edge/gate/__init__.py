@@ -15,13 +15,10 @@ from pathlib import Path
 from .. import STACKS
 from .formats import FORMATS
 
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
+from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
 
 
 def _usage_error(message: str) -> Exception:
-    from ..cli import UsageError
-
     return UsageError(message)
 
 

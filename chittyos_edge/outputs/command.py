@@ -39,7 +39,7 @@ def register(commands) -> None:
 
 
 def _outputs_command(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_OK, UsageError
+    from ..errors import EXIT_OK, UsageError
 
     try:
         if args.schema:
