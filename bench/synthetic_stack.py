@@ -1,0 +1,197 @@
+"""A synthetic production stack of any size: the real one, grown by identical "tenants".
+
+    .venv/bin/python bench/synthetic_stack.py --resources 2000 --out /tmp/big [--project-dir .]
+
+Each tenant adds what a new product on the estate would: a Worker (script, subdomain setting,
+custom domain) bound to its own KV namespace, queue (with a consumer) and R2 bucket (with a
+lifecycle rule; its r2.dev URL off), a health check on its hostname, a WAF rule and a rate
+limit for its API, and every fifth tenant a D1 database. Everything is valid and gate-clean:
+names carry the environment, stores are protected and retained, the hostname is in the zone and
+health-checked, and the service-down alert covers the new checks. Tenants are numbered, so two
+runs write the same stack.
+
+`--out DIR` writes a project folder (Pulumi.yaml, Pulumi.production.yaml, and links to the
+source project's workers/, migrations/ and policies/) that `chittyos-edge --project-dir DIR`
+plans and gates. The tenant count for `--resources N` is worked out by planning the stack with
+zero and one tenant (each tenant's resource count comes from the components, not from here).
+
+`synthetic_plan(plan, resources)` grows a plan *document* the same way without planning it: it
+copies the tenant records of a small planned stack with fresh names and ids, which is how a
+test drives the gate at thousands of resources in a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+PREFIX = "chittyos-edge:"
+STACK = "production"
+TENANT = "bench-t{:04d}"  # every name a tenant adds starts with this
+TENANT_RE = re.compile(r"bench-t(\d{4})")
+BUNDLE = "workers/project-awareness/worker.mjs"
+LINKED = ("workers", "migrations", "policies")
+DB_EVERY = 5  # every fifth tenant also gets a D1 database
+
+
+def find_project(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds Pulumi.yaml."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    sys.exit(f"no Pulumi.yaml at or above {start}; run from the project or pass --project-dir")
+
+
+def read_config(project: Path, stack: str = STACK) -> dict[str, Any]:
+    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def _section(config: dict[str, Any], key: str, default: Any) -> Any:
+    return config.setdefault(PREFIX + key, default)
+
+
+def add_tenant(config: dict[str, Any], index: int) -> None:
+    """Add tenant `index` (1-based) to a production stack's `config:` mapping, in place."""
+    t = TENANT.format(index)
+    zone = config[PREFIX + "zone"]["name"]
+    host = f"{t}.{zone}"
+    _section(config, "kvNamespaces", {})[f"{t}-cache"] = {"description": f"{t} response cache"}
+    _section(config, "queues", {})[f"{t}-jobs"] = {"description": f"{t} background jobs"}
+    _section(config, "r2Buckets", {})[f"{t}-files"] = {
+        "description": f"{t} uploads", "location": "enam",
+        "lifecycle": [{"id": "expire-90d", "abortMultipartAfterDays": 7, "deleteAfterDays": 90}]}
+    bindings: dict[str, Any] = {"kv": {"CACHE": f"{t}-cache"}, "r2": {"FILES": f"{t}-files"},
+                                "queues": {"JOBS": f"{t}-jobs"}}
+    if index % DB_EVERY == 0:
+        _section(config, "d1Databases", {})[f"{t}-db"] = {"description": f"{t} records",
+                                                           "primaryLocationHint": "enam"}
+        bindings["d1"] = {"DB": f"{t}-db"}
+    _section(config, "services", {})[t] = {
+        "scriptName": t, "bundle": BUNDLE, "compatibilityDate": "2024-08-29",
+        "compatibilityFlags": ["nodejs_compat"],
+        "vars": {"ENVIRONMENT": STACK, "TENANT": t},
+        "bindings": bindings, "customDomains": [host], "cpuMs": 50000,
+        "queueConsumers": [{"queue": f"{t}-jobs", "batchSize": 10, "maxRetries": 3}]}
+    monitoring = _section(config, "monitoring", {})
+    monitoring.setdefault("healthChecks", []).append({
+        "name": f"{t}-health", "hostname": host, "path": "/health", "interval": 60, "timeout": 5,
+        "retries": 2, "regions": ["WNAM", "ENAM"]})
+    security = _section(config, "edgeSecurity", {})
+    security.setdefault("wafCustomRules", []).append({
+        "ref": f"{t.replace('-', '_')}_writes", "description": f"Challenge anonymous writes to {host}",
+        "action": "managed_challenge",
+        "expression": f'(http.host eq "{host}" and http.request.method eq "POST" and not cf.client.bot)'})
+    security.setdefault("rateLimits", []).append({
+        "ref": f"{t.replace('-', '_')}_api", "description": f"{host} at 600 requests per minute per IP",
+        "expression": f'(http.host eq "{host}")', "requestsPerPeriod": 600, "period": 60,
+        "mitigationTimeout": 60, "action": "block"})
+
+
+def grow(config: dict[str, Any], tenants: int) -> dict[str, Any]:
+    """A copy of a production `config:` mapping with `tenants` tenants added."""
+    grown = copy.deepcopy(config)
+    for index in range(1, tenants + 1):
+        add_tenant(grown, index)
+    return grown
+
+
+def count_resources(plan: dict[str, Any]) -> int:
+    """Resources as `chittyos-edge plan` counts them: custom resources, components excluded."""
+    return sum(1 for r in plan["resources"] if r["custom"])
+
+
+def tenants_for(resources: int, base: int, per_tenant: float) -> int:
+    return max(0, math.ceil((resources - base) / per_tenant))
+
+
+def calibrate(config: dict[str, Any], make_plan: Callable[..., dict[str, Any]]) -> tuple[int, float]:
+    """(resources of the stack as it is, resources a tenant adds on average), by planning it with
+    no tenant and with one cycle of DB_EVERY tenants."""
+    base = count_resources(make_plan(STACK, file_config=config))
+    return base, (count_resources(make_plan(STACK, file_config=grow(config, DB_EVERY))) - base) / DB_EVERY
+
+
+def write_project(out: Path, config: dict[str, Any], source: Path) -> Path:
+    """A project folder holding the grown stack file, linked to the source project's files."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "Pulumi.yaml").write_text((source / "Pulumi.yaml").read_text())
+    text = yaml.dump({"config": config}, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+                     sort_keys=False, width=200)
+    (out / f"Pulumi.{STACK}.yaml").write_text(f"# Synthetic stack from bench/synthetic_stack.py: not deployed.\n{text}")
+    for name in LINKED:
+        link = out / name
+        if not link.exists() and (source / name).exists():
+            link.symlink_to((source / name).resolve(), target_is_directory=True)
+    return out / f"Pulumi.{STACK}.yaml"
+
+
+# ---- plans without planning ----------------------------------------------------------------
+
+def synthetic_plan(plan: dict[str, Any], resources: int) -> dict[str, Any]:
+    """Grow a planned stack holding tenant 1 (`grow(config, 1)`) to at least `resources` resources.
+
+    Tenant 1's records are copied with its number replaced, then every id the mocks derive from a
+    URN (and every place that id was wired into) is replaced by the copy's own, so each copy binds
+    its own stores. The service-down alert's health-check filter lists every copy's check.
+    """
+    from chittyos_edge.gate.sources import plan_outputs
+
+    tenant = TENANT.format(1)
+    own = [r for r in plan["resources"] if tenant in r["urn"]]
+    if not own:
+        raise ValueError(f"the plan holds no {tenant} records: plan grow(config, 1) first")
+    per_tenant = sum(1 for r in own if r["custom"])
+    copies = tenants_for(resources, count_resources(plan), per_tenant)
+    template = json.dumps(own)
+    ids = {r["urn"]: plan_outputs(r)["id"] for r in own if r["custom"]}
+    result = copy.deepcopy(plan)
+    checks = [r for r in result["resources"] if r["type"] == "cloudflare:index/healthcheck:Healthcheck"]
+    alerts = [r for r in result["resources"] if r["type"].endswith("notificationPolicy:NotificationPolicy")
+              and r["inputs"].get("alertType") == "health_check_status_notification"]
+    added: list[dict[str, Any]] = []
+    for index in range(2, copies + 2):
+        text = template.replace(tenant, TENANT.format(index))
+        records = json.loads(text)
+        replacements = {old: plan_outputs(new)["id"] for new in records if new["custom"]
+                        for urn, old in ids.items() if urn.replace(tenant, TENANT.format(index)) == new["urn"]}
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        records = json.loads(text)
+        added += records
+        checks += [r for r in records if r["type"] == "cloudflare:index/healthcheck:Healthcheck"]
+    result["resources"] += added
+    check_ids = [plan_outputs(r)["id"] for r in checks]
+    for alert in alerts:
+        alert["inputs"]["filters"]["healthCheckIds"] = check_ids
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resources", type=int, required=True, help="grow the production stack to about N resources")
+    parser.add_argument("--out", type=Path, required=True, help="project folder to write")
+    parser.add_argument("--project-dir", type=Path, default=None,
+                        help="project whose production stack is grown (default: the one you stand in)")
+    args = parser.parse_args(argv)
+    source = args.project_dir.resolve() if args.project_dir else find_project(Path.cwd())
+    from chittyos_edge.plan import make_plan
+
+    config = read_config(source)
+    base, per_tenant = calibrate(config, make_plan)
+    tenants = tenants_for(args.resources, base, per_tenant)
+    path = write_project(args.out, grow(config, tenants), source)
+    print(f"{path}: {tenants} tenants of about {per_tenant:g} resources on {base}: "
+          f"about {base + round(tenants * per_tenant)} resources")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
