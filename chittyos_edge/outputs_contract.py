@@ -137,11 +137,19 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
     import pulumi  # here, not at the top: readers of the contract (the outputs command) never need it
 
     env = settings.environment
+    # What every service block looks up, gathered in one pass (not once per service).
+    script_names = {name: services[name].script_name for name in settings.services}
+    objects_by_host: dict[str, dict[str, dict[str, Any]]] = {}
+    for host in settings.durable_objects.values():
+        objects_by_host.setdefault(host.host_service, {}).update({
+            binding: {"className": class_name, "scriptName": script_names[host.host_service]}
+            for binding, class_name in host.classes.items()})
     exported: dict[str, Any] = {
         "contractVersion": CONTRACT_VERSION,
         "environment": env.value,
         "services": pulumi.Output.all(**{
-            key: _service_outputs(settings, key, services, stores, storage) for key in settings.services
+            key: _service_outputs(settings, key, services[key], objects_by_host.get(key, {}), stores, storage)
+            for key in settings.services
         }) if settings.services else {},
     }
     if tunnel is not None:
@@ -151,13 +159,13 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
     return exported
 
 
-def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: Any, storage: Any):
+def _service_outputs(settings, key: str, service: Any, durable_objects: dict[str, dict[str, Any]], stores: Any,
+                     storage: Any):
     import pulumi
 
     env = settings.environment
     config = settings.services[key]
     bindings = config.bindings
-    script_names = {name: services[name].script_name for name in settings.services}
 
     def queue_name(logical: str):
         return stores.queues[logical].queue_name
@@ -170,19 +178,14 @@ def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: An
                             "deadLetterQueue": v["dlq"]})
         for c in config.queue_consumers
     ]
-    durable_objects = {
-        binding: {"className": class_name, "scriptName": script_names[host.host_service]}
-        for host in settings.durable_objects.values() if host.host_service == key
-        for binding, class_name in host.classes.items()
-    }
 
     def by_binding(values: dict[str, Any]):
         # Output.all() of nothing resolves to [], not {}.
         return pulumi.Output.all(**values) if values else {}
 
     raw = pulumi.Output.all(
-        scriptName=services[key].script_name,
-        hostnames=list(services[key].hostnames),
+        scriptName=service.script_name,
+        hostnames=list(service.hostnames),
         compatibilityDate=config.compatibility_date,
         compatibilityFlags=list(config.compatibility_flags),
         vars=dict(config.vars),
