@@ -1,14 +1,17 @@
-"""Shared fixtures: each stack's plan is made once per test session (the program under mocks)."""
+"""Shared fixtures: each stack's plan is made once per test session (the program under mocks), and
+one policy pack process serves every gate run of the session (see `session_pack`)."""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 import yaml
 
 from chittyos_edge import STACKS
+from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.plan import make_plan
 from chittyos_edge.plan.runtime import PROJECT_ROOT
 
@@ -64,3 +67,73 @@ def config_problems(stack: str, mutate: Callable[[dict[str, Any]], None]) -> lis
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(raw, f"Pulumi.{stack}.yaml")
     return caught.value.problems
+
+
+# ---- one policy pack for the session -----------------------------------------------------------
+
+class SessionPack:
+    """The session's policy pack process, started on first use (about a second of CPU per start)."""
+
+    def __init__(self) -> None:
+        self.pack_dir = PolicyPackProcess("chittyos-edge", "production").pack_dir
+        self._pack: PolicyPackProcess | None = None
+
+    def get(self) -> PolicyPackProcess:
+        if self._pack is None:
+            self._pack = PolicyPackProcess("chittyos-edge", "production", pack_dir=self.pack_dir).__enter__()
+        return self._pack
+
+    def close(self) -> None:
+        if self._pack is not None:
+            self._pack.close()
+
+
+class _Borrowed:
+    """What `run_gate` gets in place of a new pack process: the session's, which it must not stop."""
+
+    def __init__(self, pack: PolicyPackProcess):
+        self.pack = pack
+
+    def launch(self) -> "_Borrowed":
+        return self
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self.pack
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def session_pack():
+    holder = SessionPack()
+    yield holder
+    holder.close()
+
+
+@pytest.fixture(scope="session")
+def policy_pack(session_pack) -> PolicyPackProcess:
+    """The session's running pack, for tests that drive it directly (`Gate(policy_pack)`)."""
+    return session_pack.get()
+
+
+def borrow_session_pack(monkeypatch: pytest.MonkeyPatch, holder: SessionPack) -> None:
+    """Every gate run (`chittyos-edge gate`, `readiness`, `run_gate`) talks to the session's pack;
+    a run given another pack folder (a broken pack under test) still starts its own."""
+    from chittyos_edge.gate import runner
+
+    start_own = runner.PolicyPackProcess
+
+    def open_pack(project: str, stack: str, pack_dir: Path | None = None, **kwargs: Any):
+        if pack_dir is not None and Path(pack_dir) != holder.pack_dir:
+            return start_own(project, stack, pack_dir=pack_dir, **kwargs)
+        return _Borrowed(holder.get())
+
+    monkeypatch.setattr(runner, "PolicyPackProcess", open_pack)
+
+
+@pytest.fixture(autouse=True)
+def _gate_runs_use_the_session_pack(request, monkeypatch, session_pack) -> None:
+    """Opt out with `@pytest.mark.own_pack` (the end-to-end test of the gate starting its pack)."""
+    if request.node.get_closest_marker("own_pack") is None:
+        borrow_session_pack(monkeypatch, session_pack)

@@ -10,7 +10,6 @@ import re
 
 import pytest
 
-from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.gate.findings import Finding
 from chittyos_edge.gate.gate_rules import GATE_RULES
 from chittyos_edge.gate.readiness import checklist_keys
@@ -22,9 +21,8 @@ RULE_ID = re.compile(r"^CF-[A-Z0-9]+-\d{3}$")
 
 
 @pytest.fixture(scope="module")
-def gate():
-    with PolicyPackProcess("chittyos-edge", "production") as pack:
-        yield Gate(pack)
+def gate(policy_pack):
+    return Gate(policy_pack)
 
 
 def run(gate: Gate, stack: Stack) -> list[Finding]:
