@@ -38,17 +38,42 @@ def _gate_command(args: argparse.Namespace) -> int:
         if fmt not in FORMATS or not target:
             raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
         writes.append((fmt, Path(target)))
-    try:
-        report = run_gate(sources)
-    except (SourceError, PolicyConfigError, PackError) as error:
-        raise _usage_error(str(error)) from None
-    from .formats import render
+    from ..config import ConfigError
+    from ..plan import PlanError
+    from ..plan.runtime import stack_dir
+    from .formats import config_problems, render, render_config_error
 
-    for fmt, target in writes:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(report, fmt))
-    sys.stdout.write(render(report, args.format).rstrip("\n") + "\n")
+    root = stack_dir()
+    try:
+        diff = None
+        if args.diff:
+            from ..diff import diff_report, project_dir
+
+            gated = [s.value for s in sources if s.kind == "stack"]
+            diff = diff_report(args.diff[0], args.diff[1], gated, project_dir(args), policy_config_dir())
+        report = run_gate(sources, diff=diff, project_root=root)
+    except (ConfigError, PlanError, PolicyConfigError) as error:
+        # A config error still reaches the PR: every requested format says so, with file and line.
+        problems = config_problems(str(error).splitlines(), root)
+        _emit(writes, args.format, lambda fmt: render_config_error(problems, fmt))
+        raise _usage_error(str(error)) from None
+    except (SourceError, PackError) as error:
+        raise _usage_error(str(error)) from None
+    _emit(writes, args.format, lambda fmt: render(report, fmt))
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
+
+
+def policy_config_dir() -> Path:
+    from . import policy_config
+
+    return policy_config.CONFIG_DIR
+
+
+def _emit(writes: list[tuple[str, Path]], fmt: str, render_as) -> None:
+    for target_format, target in writes:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_as(target_format))
+    sys.stdout.write(render_as(fmt).rstrip("\n") + "\n")
 
 
 def _readiness_command(args: argparse.Namespace) -> int:
@@ -72,6 +97,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     gate.add_argument("--format", choices=list(FORMATS), default="table", help="output on stdout (default: table)")
     gate.add_argument("--write", action="append", metavar="FORMAT=FILE",
                       help="also write the report in FORMAT to FILE (repeatable), e.g. markdown=summary.md")
+    gate.add_argument("--diff", nargs=2, metavar=("BASE", "HEAD"),
+                      help="also check the change from BASE to HEAD (as `chittyos-edge diff` takes them): a "
+                           "protected resource deleted or replaced is CF-DATA-003")
     gate.set_defaults(handler=_gate_command)
 
     readiness = commands.add_parser(

@@ -8,6 +8,7 @@ pulumi_cloudflare once.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
@@ -100,7 +101,8 @@ class Gate:
             findings += [_gate_finding(stack.stack, RETAINED, level, message, urn)
                          for urn, message in retained_problems(stack)]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
-        self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled))
+        levels = {name: level for name, (level, _) in pack_config.items()} | gate_levels
+        self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled, levels))
         self.report.findings += findings
         return findings
 
@@ -118,11 +120,22 @@ class Gate:
 
 
 def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]] | None = None,
-             pack_dir: Path | None = None, config_dir: Path | None = None) -> GateReport:
-    """Gate every source with one pack process; given two stacks, also check they share nothing."""
+             pack_dir: Path | None = None, config_dir: Path | None = None, diff: Any = None,
+             project_root: Path | None = None) -> GateReport:
+    """Gate every source with one pack process; given two stacks, also check they share nothing.
+
+    `diff` (a `chittyos_edge.diff.DiffReport`) adds its findings (CF-DATA-003); every finding is
+    then located in the stack files under `project_root` (see `locations.py`)."""
     if make_plan is None:
         from ..plan import make_plan
     from . import client
+    from .locations import locate
+
+    started_at = time.monotonic()
+    if project_root is None:
+        from ..plan.runtime import stack_dir
+
+        project_root = stack_dir()
 
     first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
     pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir or client.PACK_DIR).launch()
@@ -144,6 +157,11 @@ def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]
                 by_stack.setdefault(stack.stack, stack)
             for first, second in combinations(by_stack.values(), 2):
                 gate.cross_check(first, second)
+            if diff is not None:
+                gate.report.findings += diff.findings
+                gate.report.diffed = [changes.stack for changes in diff.stacks]
+            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project_root)
+            gate.report.seconds = time.monotonic() - started_at
             return gate.report
         finally:
             for future in (locals().get("checks") or []):
