@@ -27,8 +27,9 @@ def register(commands) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--stdin", action="store_true",
                         help="read `pulumi stack output --json [--show-secrets] --stack S` from stdin")
-    source.add_argument("--backend", metavar="URL",
-                        help="read the checkpoint from s3://<bucket>[/<prefix>]?endpoint=<url>&region=auto")
+    source.add_argument("--backend", metavar="URL", nargs="?", const="",
+                        help="read the checkpoint from the state backend: the project's (backend.url in "
+                             "Pulumi.yaml) without URL, else s3://<bucket>[/<prefix>]?endpoint=<url>&region=auto")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     target.add_argument("--out-dir", metavar="DIR",
@@ -77,8 +78,12 @@ def _read(args: argparse.Namespace):
 
     if args.stdin:
         return sources.from_json_text(sys.stdin.read(), stack=args.stack), "`pulumi stack output --json`"
-    if args.backend:
-        return sources.from_backend(args.backend, stack=args.stack), "the state backend"
+    if args.backend is not None:
+        from ..diff import project_dir
+        from .backend import project_backend_url
+
+        url = args.backend or project_backend_url(project_dir(args))
+        return sources.from_backend(url, stack=args.stack), "the state backend"
     return sources.from_plan(args.stack), "the offline plan"
 
 
