@@ -171,3 +171,22 @@ def test_backend_url_is_the_pulumi_login_url():
     location = parse_backend_url("s3://state/team/edge?endpoint=abc123.r2.cloudflarestorage.com&region=auto")
     assert (location.bucket, location.prefix, location.region) == ("state", "team/edge/", "auto")
     assert location.endpoint == "https://abc123.r2.cloudflarestorage.com" and location.path_style
+
+
+def test_backend_without_a_url_reads_the_backend_pulumi_yaml_names(monkeypatch, capsys):
+    import yaml
+
+    from chittyos_edge.outputs import sources
+
+    seen = {}
+
+    def read(url: str, *, stack: str):
+        seen.update(url=url, stack=stack)
+        raise OutputsError("stop here")
+
+    monkeypatch.setattr(sources, "from_backend", read)
+    code = cli.main(["outputs", "--stack", "production", "--backend"])
+    assert code == 2 and "stop here" in capsys.readouterr().err
+    declared = yaml.safe_load(open("Pulumi.yaml").read())["backend"]["url"]
+    assert seen == {"url": declared, "stack": "production"}
+    assert parse_backend_url(declared).bucket == BUCKET
