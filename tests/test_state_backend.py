@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+from pathlib import Path
 
 import boto3
 import pytest
@@ -187,6 +188,6 @@ def test_backend_without_a_url_reads_the_backend_pulumi_yaml_names(monkeypatch, 
     monkeypatch.setattr(sources, "from_backend", read)
     code = cli.main(["outputs", "--stack", "production", "--backend"])
     assert code == 2 and "stop here" in capsys.readouterr().err
-    declared = yaml.safe_load(open("Pulumi.yaml").read())["backend"]["url"]
+    declared = yaml.safe_load((Path(__file__).resolve().parents[1] / "Pulumi.yaml").read_text())["backend"]["url"]
     assert seen == {"url": declared, "stack": "production"}
     assert parse_backend_url(declared).bucket == BUCKET

@@ -10,7 +10,6 @@ is mandatory.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .. import STACKS
@@ -72,19 +71,13 @@ def _policy_config_dir(where: Path) -> Path:
 
 
 def _diff_command(args: argparse.Namespace) -> int:
-    writes = []
-    for spec in args.write or []:
-        fmt, _, target = spec.partition("=")
-        if fmt not in FORMATS or not target:
-            raise UsageError(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
-        writes.append((fmt, Path(target)))
+    from ..gate import emit, write_targets
+
+    writes = write_targets(args.write, FORMATS)
     where = project_dir(args)
     report = diff_report(args.base, args.head, list(dict.fromkeys(args.stack or [])), where,
                          _policy_config_dir(where))
-    for fmt, target in writes:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(report, fmt))
-    sys.stdout.write(render(report, args.format))
+    emit(writes, args.format, lambda fmt: render(report, fmt))
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
 
 

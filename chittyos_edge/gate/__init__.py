@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .. import STACKS
 from .formats import FORMATS
@@ -32,12 +33,7 @@ def _gate_command(args: argparse.Namespace) -> int:
                + [Source("state", p) for p in args.state or []])
     if not sources:
         raise _usage_error("gate needs at least one --stack, --plan or --state")
-    writes = []
-    for spec in args.write or []:
-        fmt, _, target = spec.partition("=")
-        if fmt not in FORMATS or not target:
-            raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
-        writes.append((fmt, Path(target)))
+    writes = write_targets(args.write, FORMATS)
     from ..config import ConfigError
     from ..plan import PlanError
     from ..plan.runtime import stack_dir
@@ -55,25 +51,37 @@ def _gate_command(args: argparse.Namespace) -> int:
     except (ConfigError, PlanError, PolicyConfigError) as error:
         # A config error still reaches the PR: every requested format says so, with file and line.
         problems = config_problems(str(error).splitlines(), root)
-        _emit(writes, args.format, lambda fmt: render_config_error(problems, fmt))
+        emit(writes, args.format, lambda fmt: render_config_error(problems, fmt))
         raise _usage_error(str(error)) from None
     except (SourceError, PackError) as error:
         raise _usage_error(str(error)) from None
-    _emit(writes, args.format, lambda fmt: render(report, fmt))
+    emit(writes, args.format, lambda fmt: render(report, fmt))
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
+
+
+def write_targets(specs: list[str] | None, formats) -> list[tuple[str, Path]]:
+    """`--write FORMAT=FILE` options (gate, diff) as (format, path) pairs."""
+    writes = []
+    for spec in specs or []:
+        fmt, _, target = spec.partition("=")
+        if fmt not in formats or not target:
+            raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(formats)}")
+        writes.append((fmt, Path(target)))
+    return writes
+
+
+def emit(writes: list[tuple[str, Path]], fmt: str, render_as: Callable[[str], str]) -> None:
+    """Write each `--write` file, then the `--format` output on stdout."""
+    for target_format, target in writes:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_as(target_format))
+    sys.stdout.write(render_as(fmt).rstrip("\n") + "\n")
 
 
 def policy_config_dir() -> Path:
     from . import policy_config
 
     return policy_config.CONFIG_DIR
-
-
-def _emit(writes: list[tuple[str, Path]], fmt: str, render_as) -> None:
-    for target_format, target in writes:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_as(target_format))
-    sys.stdout.write(render_as(fmt).rstrip("\n") + "\n")
 
 
 def _readiness_command(args: argparse.Namespace) -> int:
