@@ -43,16 +43,24 @@ def served_hostnames(settings: stack_config.StackConfig) -> dict[Environment, di
     scoped = [*security.waf_custom_rules, *security.managed_rulesets, *security.rate_limits,
               *security.cache_rules, security.security_headers]
     if any(Environment.STAGING in rule.environments for rule in scoped):
-        from .plan.runtime import read_stack_file
+        from .plan.runtime import PlanError, read_stack_file
 
         prefix = f"{PROJECT}:"
-        raw = {k[len(prefix):]: v for k, v in read_stack_file("staging").items() if k.startswith(prefix)}
+        try:
+            file_config = read_stack_file("staging")
+        except PlanError as error:
+            raise stack_config.ConfigError([
+                f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
+                f"which cannot be read ({error}); keep it beside Pulumi.production.yaml or remove staging "
+                "from those environments"]) from None
+        raw = {k[len(prefix):]: v for k, v in file_config.items() if k.startswith(prefix)}
         staging = stack_config.parse_stack_config(raw, "Pulumi.staging.yaml", "staging")
         served[Environment.STAGING] = staging.served_by_owner()
     return served
 
 
-def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
+def build(loaded: stack_config.LoadedConfig,
+          served: dict[Environment, dict[str, list[str]]] | None = None) -> dict[str, Any]:
     """Declare every resource of the stack; returns the stack outputs."""
     settings = loaded.settings
     env = settings.environment
@@ -93,7 +101,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
-                     security=settings.edge_security, served=served_hostnames(settings))
+                     security=settings.edge_security, served=served or served_hostnames(settings))
 
     monitoring = Monitoring(
         f"{env}-monitoring", account_id=account_id, zone_id=zone_id, environment=env,
@@ -116,9 +124,10 @@ def main() -> dict[str, Any]:
     try:
         loaded = stack_config.load()
         check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
+        served = served_hostnames(loaded.settings)
     except stack_config.ConfigError as error:
         raise pulumi.RunError(str(error)) from None
-    outputs = build(loaded)
+    outputs = build(loaded, served)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
