@@ -178,3 +178,19 @@ def test_gate_diff_fails_a_protected_delete_in_production(capsys, tmp_path, prod
     cases = {c["@classname"]: c for c in JUNIT_XSD.to_dict(out)["testsuite"][0]["testcase"]}
     assert "failure" in cases["production.CF-DATA-003"]
     assert "production-data-kv-chittyops-sync " in cases["production.CF-DATA-003"]["failure"][0]["$"]
+
+
+def test_every_resource_of_both_stacks_is_traced_to_a_line_of_its_stack_file(plans):
+    import yaml
+
+    from chittyos_edge.config.stack_file import load_stack_file
+    from chittyos_edge.gate.locations import entry_key, nearest_line
+
+    for stack, plan in plans.items():
+        path = ROOT / f"Pulumi.{stack}.yaml"
+        raw = yaml.safe_load(path.read_text())["config"]
+        config = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("chittyos-edge:")}
+        line_of = load_stack_file(path).line_of
+        untraced = [r["name"] for r in plan["resources"] if r["custom"]
+                    and not ((key := entry_key(r["urn"], config, stack)) and (nearest_line(line_of, key) or 0) > 1)]
+        assert untraced == [], f"{stack}: resources whose config entry is not found (locations.py): {untraced}"
