@@ -148,7 +148,7 @@ def test_a_stack_file_typo_is_rendered_in_every_requested_format(capsys, tmp_pat
     typo_line = line_of("staging", "    chittyops-sync:") + 1
     out_dir = tmp_path / "gate"
     code = cli.main(["--project-dir", str(checkout), "gate", "--stack", "staging", "--stack", "production",
-                     "--format", "github", "--write", f"markdown={out_dir / 'summary.md'}",
+                     "--diff", str(checkout), str(checkout), "--format", "github", "--write", f"markdown={out_dir / 'summary.md'}",
                      "--write", f"sarif={out_dir / 'gate.sarif'}", "--write", f"junit={out_dir / 'junit.xml'}"])
     out, err = capsys.readouterr()
     assert code == 2 and "kvNamespaces.chittyops-sync.descripton" in err and "Traceback" not in err

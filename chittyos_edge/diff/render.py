@@ -119,7 +119,7 @@ def mermaid(stack: StackChanges) -> str:
                          f'{_label(change.name)}"]:::{change.action}')
         same = sum(1 for name in stack.members.get(component, []) if (component, name) not in changed_names)
         if same or not by_component.get(component):
-            lines.append(f'    c{index}s["{same} unchanged"]:::same')
+            lines.append(f'    c{index}s["{f"{same} unchanged" if same else "no resources of its own"}"]:::same')
         lines.append("  end")
         if own:
             lines.append(f"  class c{index} {own[0].action}")

@@ -46,9 +46,10 @@ def _gate_command(args: argparse.Namespace) -> int:
             from ..diff import diff_report, project_dir
 
             gated = [s.value for s in sources if s.kind == "stack"]
-            diff = diff_report(args.diff[0], args.diff[1], gated, project_dir(args), policy_config_dir())
+            where = project_dir(args)
+            diff = lambda: diff_report(args.diff[0], args.diff[1], gated, where, policy_config_dir())  # noqa: E731
         report = run_gate(sources, diff=diff, project_root=root)
-    except (ConfigError, PlanError, PolicyConfigError) as error:
+    except (ConfigError, PlanError, PolicyConfigError, UsageError) as error:
         # A config error still reaches the PR: every requested format says so, with file and line.
         problems = config_problems(str(error).splitlines(), root)
         emit(writes, args.format, lambda fmt: render_config_error(problems, fmt))

@@ -124,7 +124,7 @@ def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]
              project_root: Path | None = None) -> GateReport:
     """Gate every source with one pack process; given two stacks, also check they share nothing.
 
-    `diff` (a `chittyos_edge.diff.DiffReport`) adds its findings (CF-DATA-003); every finding is
+    `diff` (a `chittyos_edge.diff.DiffReport`, or a callable making one) adds its findings (CF-DATA-003); every finding is
     then located in the stack files under `project_root` (see `locations.py`)."""
     if make_plan is None:
         from ..plan import make_plan
@@ -158,6 +158,8 @@ def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]
             for first, second in combinations(by_stack.values(), 2):
                 gate.cross_check(first, second)
             if diff is not None:
+                # Planned after the stacks, so that a stack's config error is reported as one first.
+                diff = diff() if callable(diff) else diff
                 gate.report.findings += diff.findings
                 gate.report.diffed = [changes.stack for changes in diff.stacks]
             gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project_root)
