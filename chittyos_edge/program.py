@@ -6,7 +6,6 @@ mocks. Components get typed config objects; none of them reads `pulumi.Config`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,12 +23,12 @@ from components.worker_service import WorkerService
 from . import config as stack_config
 from .outputs_contract import build_outputs
 from .preflight import check_deployable
+from .project import Project, ProjectError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-
-def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
-    """Declare every resource of the stack; returns the stack outputs."""
+def build(loaded: stack_config.LoadedConfig, project: Project) -> dict[str, Any]:
+    """Declare every resource of the stack (bundles and migrations read from `project`); returns
+    the stack outputs."""
     settings = loaded.settings
     env = settings.environment
     account_id = settings.account.id
@@ -43,7 +42,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
     storage = DocumentStorage(
         f"{env}-storage", account_id=account_id, environment=env,
         r2_buckets=settings.r2_buckets, d1_databases=settings.d1_databases,
-        protection=settings.data_protection, project_root=PROJECT_ROOT)
+        protection=settings.data_protection, project=project)
 
     hosts = {
         name: DurableObjectHost(
@@ -58,7 +57,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
             f"{env}-{name}", account_id=account_id, zone_id=zone_id, environment=env,
             service_key=name, service=service, secrets=loaded.secrets.for_service(name),
             stores=stores, storage=storage, durable_objects=hosts_by_service.get(name),
-            protection=settings.data_protection, project_root=PROJECT_ROOT)
+            protection=settings.data_protection, project=project)
         for name, service in settings.services.items()
     }
 
@@ -83,18 +82,23 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
             f"{env}-load-balancing", account_id=account_id, zone_id=zone_id, environment=env,
             load_balancing=settings.load_balancing)
 
-    return build_outputs(settings, services=services, stores=stores, storage=storage, hosts=hosts,
+    return build_outputs(settings, services=services, stores=stores, storage=storage,
                          tunnel=tunnel, monitoring=monitoring, load_balancing=load_balancing)
 
 
-def main() -> dict[str, Any]:
-    """Load the config (failing cleanly on bad input), build the stack, export its outputs."""
+def main(project: Project | None = None) -> dict[str, Any]:
+    """Load the config (failing cleanly on bad input), build the stack, export its outputs.
+
+    Under `pulumi up` the project is the one the working directory is in (Pulumi runs the program
+    in the project's folder); the offline plan passes the one it plans.
+    """
     try:
+        project = project or Project.discover()
         loaded = stack_config.load()
-        check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
-    except stack_config.ConfigError as error:
+        check_deployable(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
+    except (stack_config.ConfigError, ProjectError) as error:
         raise pulumi.RunError(str(error)) from None
-    outputs = build(loaded)
+    outputs = build(loaded, project)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

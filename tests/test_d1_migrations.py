@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from chittyos_edge import d1_migrations as dm
-from chittyos_edge.plan.runtime import PROJECT_ROOT
 from components.d1_migration_runner import D1MigrationsProvider, edited_migrations, load_and_verify
-from tests.conftest import plan_with, resource, resources
+from tests.conftest import ROOT, plan_with, resource, resources
 
-REPO_MIGRATIONS = PROJECT_ROOT / "migrations" / "chittyconnect"
+REPO_MIGRATIONS = ROOT / "migrations" / "chittyconnect"
 SEED_TABLES = {"documents", "document_versions", "document_permissions", "document_tags",
                "document_relationships", "document_access_log", "storage_quotas"}
 DYNAMIC = "pulumi-python:dynamic/d1:Migrations"
