@@ -79,6 +79,10 @@ def test_the_cli_refuses_no_project_and_another_project_in_one_line(tmp_path, ca
     assert err.count("\n") == 1 and "is the project 'website', not 'chittyos-edge'" in err
     assert cli.main(["-C", str(tmp_path / "absent"), "plan"]) == 2
     assert "-C " in capsys.readouterr().err
+    # the old spelling still works, as -C, with a warning
+    assert cli.main(["--project-dir", str(nowhere), "plan"]) == 2
+    warning, error = capsys.readouterr().err.splitlines()
+    assert "--project-dir is deprecated; use -C/--cwd DIR" in warning and "no Pulumi.yaml in" in error
 
 
 def _args(stack=None) -> argparse.Namespace:

@@ -37,8 +37,8 @@ def read_stack_file(stack: str, project: Project | None = None) -> dict[str, Any
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise PlanError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
+    config = (document.get("config") if isinstance(document, dict) else None) or {}
+    if not isinstance(config, dict) or not isinstance(document, dict):
         raise PlanError(f"{path.name}: 'config' must be a mapping of '<namespace>:<key>' to values")
     return config
 
