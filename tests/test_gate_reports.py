@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +48,10 @@ def report(tmp_path_factory, plans, stack_file_lines) -> GateReport:
     folder = tmp_path_factory.mktemp("reports")
     (folder / "production.json").write_text(json.dumps(_mutate(plans["production"])))
     (folder / "staging.json").write_text(json.dumps(plans["staging"]))
+    from chittyos_edge.project import Project
+
     return run_gate([Source("plan", str(folder / "staging.json")), Source("plan", str(folder / "production.json"))],
-                    project_root=ROOT)
+                    project=Project.at(ROOT))
 
 
 def _finding(report: GateReport, rule_id: str) -> Finding:
@@ -138,16 +139,16 @@ def test_annotations_past_githubs_ten_per_step_get_a_hint():
 # ---- config errors reach the PR ------------------------------------------------------------
 
 def test_a_stack_file_typo_is_rendered_in_every_requested_format(capsys, tmp_path):
+    from tests.conftest import copy_project
+
     checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml"):
-        shutil.copy(ROOT / name, checkout / name)
+    copy_project(checkout)
     stack_file = checkout / "Pulumi.staging.yaml"
     text = stack_file.read_text().replace("    chittyops-sync:\n", "    chittyops-sync:\n      descripton: typo\n", 1)
     stack_file.write_text(text)
     typo_line = line_of("staging", "    chittyops-sync:") + 1
     out_dir = tmp_path / "gate"
-    code = cli.main(["--project-dir", str(checkout), "gate", "--stack", "staging", "--stack", "production",
+    code = cli.main(["-C", str(checkout), "gate", "--stack", "staging", "--stack", "production",
                      "--diff", str(checkout), str(checkout), "--format", "github", "--write", f"markdown={out_dir / 'summary.md'}",
                      "--write", f"sarif={out_dir / 'gate.sarif'}", "--write", f"junit={out_dir / 'junit.xml'}"])
     out, err = capsys.readouterr()

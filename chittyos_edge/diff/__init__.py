@@ -12,22 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import STACKS
 from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
+from ..project import Project
+from ..usage import HELP_FORMATTER, add_stack, epilog, selected_stacks
 from .changes import StackChanges, compare
 from .render import FORMATS, DiffReport, render
-
-
-def project_dir(args: argparse.Namespace | None = None) -> Path:
-    """The project the user stands in: the nearest folder at or above the cwd with a Pulumi.yaml."""
-    project = getattr(args, "project", None)
-    if project is not None:
-        return Path(project.root)
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "Pulumi.yaml").is_file():
-            return folder
-    raise UsageError(f"no Pulumi.yaml in {here} or above: run chittyos-edge diff inside a checkout of the project")
 
 
 def protected_findings(changes: StackChanges, config_dir: Path) -> list:
@@ -53,30 +42,24 @@ def protected_findings(changes: StackChanges, config_dir: Path) -> list:
                     checklist=rule.checklist, source="gate") for urn, message in problems]
 
 
-def diff_report(base: str, head: str, stacks: list[str], where: Path, config_dir: Path) -> DiffReport:
-    """Load both sides, compare each stack, and judge the changes."""
+def diff_report(base: str, head: str, stacks: list[str], project: Project) -> DiffReport:
+    """Load both sides, compare each stack, and judge the changes with the project's policy config."""
     from .sides import _git, load_sides
 
-    repo = where
+    repo = project.root
     if not Path(base).exists() or not Path(head).exists():
-        repo = Path(_git(where, "rev-parse", "--show-toplevel"))
-    first, second = load_sides(base, head, stacks, list(STACKS), repo, where)
+        repo = Path(_git(project.root, "rev-parse", "--show-toplevel"))
+    first, second = load_sides(base, head, stacks, list(project.stacks()), repo, project.root)
     results = [compare(first.plans[s], second.plans[s], first.origin, second.origin) for s in second.plans]
-    findings = [f for changes in results for f in protected_findings(changes, config_dir)]
+    findings = [f for changes in results for f in protected_findings(changes, project.policy_config_dir)]
     return DiffReport(first.origin, second.origin, results, findings)
-
-
-def _policy_config_dir(where: Path) -> Path:
-    return where / "policies" / "config"
 
 
 def _diff_command(args: argparse.Namespace) -> int:
     from ..gate import emit, write_targets
 
     writes = write_targets(args.write, FORMATS)
-    where = project_dir(args)
-    report = diff_report(args.base, args.head, list(dict.fromkeys(args.stack or [])), where,
-                         _policy_config_dir(where))
+    report = diff_report(args.base, args.head, selected_stacks(args, args.project), args.project)
     emit(writes, args.format, lambda fmt: render(report, fmt))
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
 
@@ -85,23 +68,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add `diff` to the chittyos-edge CLI."""
     diff = commands.add_parser(
         "diff", help="what going from BASE to HEAD does to each stack: creates, updates, replaces, deletes",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HELP_FORMATTER,
         description="List, per stack, the resources a change creates, updates, replaces or deletes, with the\n"
                     "changed input paths, as `pulumi preview --diff` would (offline, from the plans). Each side is\n"
                     "a plan file (chittyos-edge plan --out), a folder of plan files (plan --out-dir), a checkout,\n"
                     "or a git revision (planned by its own code in a temporary git worktree).",
-        epilog="examples:\n"
-               "  chittyos-edge diff main HEAD                              # both stacks, two revisions\n"
-               "  chittyos-edge diff base.json head.json                    # two saved plans of one stack\n"
-               "  chittyos-edge diff origin/main plans/ --stack production --format markdown\n"
-               "\nexit status:\n"
-               "  0  no mandatory finding\n"
-               "  1  a protected resource would be deleted or replaced (CF-DATA-003, mandatory in the stack)\n"
-               "  2  usage error: unknown revision, unreadable plan, the plan of a side failed")
+        epilog=epilog(
+            ["chittyos-edge diff main HEAD                          # both stacks, two git revisions",
+             "chittyos-edge diff base.json head.json                # two saved plans of one stack",
+             "chittyos-edge diff origin/main . -s production --format markdown   # the working tree",
+             "chittyos-edge diff main HEAD --write markdown=diff.md --write json=diff.json"],
+            ["0  no mandatory finding",
+             "1  a protected resource would be deleted or replaced (CF-DATA-003, mandatory in the stack)",
+             "2  usage error: unknown revision, unreadable plan, the plan of a side failed"]))
     diff.add_argument("base", metavar="BASE", help="plan file, folder of plans, checkout or git revision")
     diff.add_argument("head", metavar="HEAD", help="plan file, folder of plans, checkout or git revision")
-    diff.add_argument("--stack", action="append", metavar="STACK",
-                      help="stack to compare (repeatable; default: the stacks of plan files, else every stack)")
+    add_stack(diff, repeatable=True, what="stack to compare",
+              otherwise="the stacks of plan-file sides, else every stack")
     diff.add_argument("--format", choices=list(FORMATS), default="text", help="output on stdout (default: text)")
     diff.add_argument("--write", action="append", metavar="FORMAT=FILE",
                       help="also write the change view in FORMAT to FILE (repeatable), e.g. markdown=diff.md")

@@ -106,7 +106,7 @@ def _skip_reason(report: GateReport, stack: str, rule: dict[str, str]) -> str | 
 # ---- table and json ------------------------------------------------------------------------
 
 def table(report: GateReport) -> str:
-    lines = [f"Policy gate: pack {report.pack} v{report.version}"]
+    lines = [f"Policy gate: pack {report.pack} v{report.version}, project {report.project_root or '(unknown)'}"]
     for s in report.stacks:
         lines.append(f"  {s.stack}: {s.resources} resources from {s.origin}, {s.policies} policies enabled")
     findings = report.sorted_findings()
@@ -136,6 +136,7 @@ def as_json(report: GateReport) -> str:
 
     return json.dumps({
         "pack": {"name": report.pack, "version": report.version},
+        "projectRoot": report.project_root,
         "passed": report.passed,
         "stacks": [{"stack": s.stack, "origin": s.origin, "resources": s.resources, "policies": s.policies,
                     "passed": _stack_verdict(report, s.stack)[0]} for s in report.stacks],
@@ -189,7 +190,8 @@ def markdown(report: GateReport) -> str:
     for s in report.stacks:
         ok, text = _stack_verdict(report, s.stack)
         lines.append(f"- {'✅' if ok else '❌'} **{s.stack}**: {text.split(': ', 1)[1]}")
-    lines += ["", f"Pack `{report.pack}` v{report.version}, run through the Analyzer protocol by `chittyos-edge gate`.",
+    lines += ["", f"Pack `{report.pack}` v{report.version}, run through the Analyzer protocol by `chittyos-edge gate` "
+                  f"in `{report.project_root}`.",
               "", "| stack | source | resources | policies enabled |", "|---|---|---:|---:|"]
     for s in report.stacks:
         lines.append(f"| {s.stack} | {_md(s.origin)} | {s.resources} | {s.policies} |")
