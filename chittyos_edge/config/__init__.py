@@ -60,7 +60,9 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, stack: str | None = 
     if problems:
         raise ConfigError(problems)
     try:
-        return StackConfig.model_validate(settings)
+        # Strict, from the JSON form: the file's own types are kept (no `true` for an integer, no
+        # "60" for a number, no "yes" for a boolean), while enums still take their text values.
+        return StackConfig.model_validate_json(json.dumps(settings), strict=True)
     except ValidationError as error:
         raise ConfigError(explain(error, StackConfig, f"{PROJECT}:", source)) from None
 

@@ -1,9 +1,17 @@
-"""Turning validation failures into one clear line per problem: key path, rule, fix."""
+"""Turning validation failures into one clear line per problem: key path, rule, fix.
+
+Every problem line has the shape `<file>: <namespace>:<key path>: <problem>; <fix>`, so that a
+stack file's locator (`stack_file.StackFile.locate`) can add the line the key is on. Validators
+follow one convention to carry a precise key path: a message line that starts with
+`<key path>: ` (e.g. `healthChecks[3].name: ...`) is placed at that path below the validator's own
+location (for the root model, the path from the top of the config).
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, get_args, get_origin
+import re
+from typing import Any, Hashable, Iterable, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -79,14 +87,58 @@ def closest_key(key: str, candidates: list[str]) -> str | None:
     return lowered.get(key.lower())
 
 
+MAX_SHOWN = 60
+MAX_KEY = 64
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """A value as messages show it: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def cut_key(key: Any) -> str:
+    """One key of a path as messages show it (a 300-character key must not fill the screen)."""
+    text = str(key)
+    return text if len(text) <= MAX_KEY else text[:MAX_KEY - 1] + "…"
+
+
 def format_path(prefix: str, loc: tuple[Any, ...]) -> str:
     path = prefix
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path and not path.endswith(":") else str(part)
+            path += f".{cut_key(part)}" if path and not path.endswith(":") else cut_key(part)
     return path
+
+
+def join_path(base: str, relative: str) -> str:
+    """`base` + a relative key path (`tls.hsts`, `[2].ref`)."""
+    if not base or base.endswith(":"):
+        return base + relative
+    return base + relative if relative.startswith("[") else f"{base}.{relative}"
+
+
+_LOCATED = re.compile(r"^((?:[A-Za-z0-9_-]+|\[\d+\])(?:\.[A-Za-z0-9_-]+|\[\d+\])*): (.+)$", re.S)
+
+
+def split_located(line: str) -> tuple[str | None, str]:
+    """`'<key path>: <text>'` -> (key path, text); any other line -> (None, line)."""
+    match = _LOCATED.match(line)
+    return (match.group(1), match.group(2)) if match else (None, line)
+
+
+def repeats(entries: Iterable[tuple[str, Hashable]], what: str) -> list[str]:
+    """One `'<path>: ...'` line per entry whose value an earlier entry already has."""
+    first: dict[Hashable, str] = {}
+    lines = []
+    for path, value in entries:
+        if value in first:
+            lines.append(f"{path}: {shown(value)} is already used at {first[value]}; {what} must be unique")
+        else:
+            first[value] = path
+    return lines
 
 
 def explain(error: ValidationError, root: type[BaseModel], prefix: str, source: str) -> list[str]:
@@ -109,14 +161,16 @@ def explain(error: ValidationError, root: type[BaseModel], prefix: str, source: 
             message = item["msg"]
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
-            if not loc:
-                # Cross-section rules report several problems at once, one per line.
-                problems.extend(f"{source}: {line}" for line in message.splitlines())
-                continue
-            problems.append(f"{source}: {path}: {message} (got {_short(item.get('input'))})")
+            value = item.get("input")
+            # A model's own rules see the whole section: its input is no value worth repeating.
+            got = "" if isinstance(value, dict) else f" (got {shown(value)})"
+            for line in message.splitlines():
+                relative, text = split_located(line)
+                if relative is not None:
+                    problems.append(f"{source}: {join_path(path, relative)}: {text}")
+                elif not loc:
+                    problems.append(f"{source}: {line}")
+                else:
+                    # A message that shows the value already needs no "(got ...)".
+                    problems.append(f"{source}: {path}: {line}{'' if got[6:-1] in line else got}")
     return problems
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

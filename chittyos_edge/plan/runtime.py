@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from .. import PROJECT, STACKS
 from ..config import ConfigError, parse_stack_config, required_secrets
+from ..config.secrets import plain_secret_problems
+from ..config.stack_file import StackFile, load_stack_file, namespace_problems
 from .capture import CapturingMonitor
 from .mocks import PlanMocks
 
@@ -46,21 +46,16 @@ def placeholder(path: str) -> str:
     return f"[secret:{path}]"
 
 
-def read_stack_file(stack: str, root: Path | None = None) -> dict[str, Any]:
+def read_stack_file(stack: str, root: Path | None = None) -> StackFile:
+    """The stack's file, through the strict loader (ConfigError, with lines, on anything doubtful)."""
     root = root or _stack_dir
     if stack not in STACKS:
         raise PlanError(f"unknown stack {stack!r}; choose one of: {', '.join(STACKS)}")
     path = root / f"Pulumi.{stack}.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        return load_stack_file(path)
     except FileNotFoundError:
         raise PlanError(f"{path.name} not found in {root}") from None
-    except yaml.YAMLError as error:
-        raise PlanError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise PlanError(f"{path.name}: 'config' must be a mapping of '<namespace>:<key>' to values")
-    return config
 
 
 def _redact_secure(value: Any, path: str, found: list[str]) -> Any:
@@ -87,9 +82,19 @@ def runtime_config(stack: str, root: Path | None = None,
     """The config map and secret keys the engine would hand the program, secrets as placeholders.
 
     `file_config` replaces the stack file's `config:` mapping (tests plan variations with it).
+    Raises ConfigError before anything is planned: keys outside the known namespaces, a secret
+    key with a plain value, then every rule of the typed config.
     """
     if file_config is None:
-        file_config = read_stack_file(stack, root)
+        stack_file = read_stack_file(stack, root)
+        try:
+            return runtime_config(stack, root, stack_file.config)
+        except ConfigError as error:
+            raise ConfigError(stack_file.locate(error.problems)) from None
+    source = f"Pulumi.{stack}.yaml"
+    problems = namespace_problems(file_config, source) + plain_secret_problems(file_config, source, PROJECT)
+    if problems:
+        raise ConfigError(problems)
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -100,7 +105,7 @@ def runtime_config(stack: str, root: Path | None = None,
         if found:
             secret_keys.add(full_key)
     own = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
-    settings = parse_stack_config(own, f"Pulumi.{stack}.yaml", stack)
+    settings = parse_stack_config(own, source, stack)
     for spec in required_secrets(settings):
         top = f"{prefix}{spec.top_key}"
         if "." in spec.path:
@@ -124,15 +129,34 @@ def _reset_runtime() -> None:
 
 def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
              root: Path | None = None, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Plan one stack: returns the plan document (see README, 'The plan format')."""
+    """Plan one stack: returns the plan document (see README, 'The plan format').
+
+    Every ConfigError, including those the program raises under the engine, comes out with the
+    line of each key in the stack file read (none for a `file_config` given in memory).
+    """
+    import pulumi
+
+    if program is None:
+        from ..program import main as program
+
+    stack_file = read_stack_file(stack, root) if file_config is None else None
+    try:
+        return _run(stack, program, stack_file.config if stack_file else file_config, root)
+    except pulumi.RunError as error:
+        # The program refused its config (a ConfigError raised under the engine, one problem a line).
+        problems = str(error).splitlines()
+    except ConfigError as error:
+        problems = error.problems
+    raise ConfigError(stack_file.locate(problems) if stack_file else problems)
+
+
+def _run(stack: str, program: Callable[[], dict[str, Any]], file_config: dict[str, Any],
+         root: Path | None) -> dict[str, Any]:
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
-
-    if program is None:
-        from ..program import main as program
 
     config, secret_keys = runtime_config(stack, root, file_config)
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
