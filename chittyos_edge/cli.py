@@ -21,17 +21,27 @@ def _plan_command(args: argparse.Namespace) -> int:
     stacks = args.stack or list(STACKS)
     if args.out and len(stacks) > 1:
         raise UsageError("--out takes one --stack; use --out-dir DIR to write one file per stack")
-    for stack in stacks:
-        plan = make_plan(stack)
-        text = dump_plan(plan)
+    # Every stack is planned before anything is written: a config error in one leaves no file behind.
+    plans = {stack: make_plan(stack) for stack in stacks}
+    for stack, plan in plans.items():
         target = Path(args.out) if args.out else (Path(args.out_dir) / f"{stack}.json" if args.out_dir else None)
         if target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            _write_whole(target, dump_plan(plan))
         print(summarize(plan))
         if target:
             print(f"  written to {target}")
     return EXIT_OK
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write `target` whole or not at all (a reader never sees half a plan)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,16 +6,16 @@ import copy
 from typing import Any, Callable
 
 import pytest
-import yaml
 
 from chittyos_edge import STACKS
+from chittyos_edge.config.stack_file import load_stack_file
 from chittyos_edge.plan import make_plan
 from chittyos_edge.plan.runtime import PROJECT_ROOT
 
 
 def stack_file_config(stack: str) -> dict[str, Any]:
-    """A fresh, mutable copy of a stack file's `config:` mapping."""
-    return copy.deepcopy(yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+    """A fresh, mutable copy of a stack file's `config:` mapping (read by the strict loader)."""
+    return copy.deepcopy(load_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml").config)
 
 
 @pytest.fixture(scope="session")

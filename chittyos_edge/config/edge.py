@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import AlertType, ConfigModel, HealthCheckRegion, Hostname, LbCheckRegion, LbRegion
 from .cloudflare_enums import HEALTHCHECK_REGIONS, LB_REGIONS  # noqa: F401 (re-exported)
-from .errors import repeats
+from .errors import repeats, shown
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .stack import StackConfig
@@ -327,12 +327,12 @@ def edge_problems(config: "StackConfig") -> list[str]:
     checked = {c.hostname for c in monitoring.health_checks}
     for host in public:
         if host not in checked:
-            problems.append(f"monitoring.healthChecks: the public hostname {host!r} has no health check; add one "
-                            f"with hostname: {host}")
+            problems.append(f"monitoring.healthChecks: the public hostname {shown(host)} has no health check; add one "
+                            "with that hostname")
     for i, check in enumerate(monitoring.health_checks):
         where = f"monitoring.healthChecks[{i}]"
         if check.hostname not in public:
-            problems.append(f"{where}.hostname: {check.hostname!r} ({check.name}) is not served by this stack "
+            problems.append(f"{where}.hostname: {shown(check.hostname)} ({check.name}) is not served by this stack "
                             f"(its hostnames: {', '.join(public) or 'none'}); check only this stack's hostnames")
         behind = tunnel is not None and check.hostname == tunnel.hostname
         if behind and not check.behind_access:

@@ -8,7 +8,7 @@ from .base import CloudflareId, ConfigModel, Environment, Hostname
 from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig, edge_problems
 from .services import DurableObjectHost, WorkerService
 from .storage import D1Database, KvNamespace, Queue, R2Bucket
-from .errors import closest_key, repeats
+from .errors import closest_key, repeats, shown
 from .uniqueness import uniqueness_problems
 
 
@@ -86,7 +86,7 @@ class StackConfig(ConfigModel):
             if key not in known:
                 guess = closest_key(key, list(known))
                 hint = f"did you mean {guess!r}?" if guess else f"declared: {', '.join(sorted(known)) or 'none'}"
-                problems.append(f"{where}: refers to {kind} {key!r}, which is not declared; {hint}")
+                problems.append(f"{where}: refers to {kind} {shown(key)}, which is not declared; {hint}")
 
         for name, service in self.services.items():
             b = service.bindings
@@ -124,13 +124,13 @@ class StackConfig(ConfigModel):
                 continue
             seen.add(host)
             if not host.endswith("." + zone):
-                problems.append(f"{path}: hostname {host!r} is outside the zone {zone!r}")
+                problems.append(f"{path}: hostname {shown(host)} is outside the zone {zone!r}")
                 continue
             first_label = host.split(".", 1)[0]
             if self.is_production and first_label.endswith("-staging"):
-                problems.append(f"{path}: production serves the staging hostname {host!r}")
+                problems.append(f"{path}: production serves the staging hostname {shown(host)}")
             if not self.is_production and not first_label.endswith("-staging"):
-                problems.append(f"{path}: staging hostname {host!r} must be '<name>-staging.{zone}' so it never "
+                problems.append(f"{path}: staging hostname {shown(host)} must be '<name>-staging.{zone}' so it never "
                                 "collides with production")
         if self.is_production:
             for key, value in (("protect", self.data_protection.protect),
