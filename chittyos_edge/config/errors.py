@@ -106,6 +106,8 @@ def cut_key(key: Any) -> str:
 def format_path(prefix: str, loc: tuple[Any, ...]) -> str:
     path = prefix
     for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key itself": the path names it already
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
