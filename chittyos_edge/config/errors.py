@@ -146,7 +146,15 @@ def repeats(entries: Iterable[tuple[str, Hashable]], what: str) -> list[str]:
 def explain(error: ValidationError, root: type[BaseModel], prefix: str, source: str) -> list[str]:
     """One line per pydantic problem: `<file>: <key path>: <what is wrong>; <the fix>`."""
     problems = []
-    for item in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    # A misspelt required key is one mistake, not two: its "missing" twin is left out.
+    misspelt = set()
+    for item in errors:
+        if item["type"] == "extra_forbidden":
+            parent = _model_at(root, tuple(item["loc"])[:-1])
+            suggestion = closest_key(str(item["loc"][-1]), valid_keys(parent) if parent else [])
+            misspelt.add((*item["loc"][:-1], suggestion))
+    for item in errors:
         loc = tuple(item["loc"])
         path = format_path(prefix, loc)
         kind = item["type"]
@@ -157,6 +165,8 @@ def explain(error: ValidationError, root: type[BaseModel], prefix: str, source: 
             hint = f"did you mean '{suggestion}'?" if suggestion else (
                 f"valid keys here: {', '.join(sorted(candidates))}" if candidates else "remove it")
             problems.append(f"{source}: {path}: unknown key; {hint}")
+        elif kind == "missing" and loc in misspelt:
+            continue
         elif kind == "missing":
             problems.append(f"{source}: {path}: required key is missing; add it to the stack file")
         else:

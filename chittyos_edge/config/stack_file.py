@@ -227,7 +227,11 @@ def _yaml_error(error: yaml.MarkedYAMLError, source: str) -> str:
     what = error.problem or "syntax error"
     if "nesting depth" in what:
         return f"{where}: nested too deep ({what}); flatten it"
-    context = f" ({error.context})" if error.context and error.context != what else ""
+    context = ""
+    if error.context and error.context != what:
+        started = error.context_mark
+        at = f" that starts at line {started.line + 1}" if started and mark and started.line != mark.line else ""
+        context = f" ({error.context}{at})"
     return f"{where}: not valid YAML: {what}{context}; check the indentation and quoting there"
 
 
