@@ -354,8 +354,8 @@ def test_valid_variants_still_validate_and_plan(stack, tmp_path, capsys):
         loaded = parse_stack_file(text, f"Pulumi.{stack}.yaml")
         values, _ = runtime_config(stack, file_config=loaded.config)
         assert values[f"{PREFIX}environment"] == stack, name
-    # The whole plan for two of them: what loads also builds.
-    for name, text in variants[:1] + variants[-2:-1]:
+    # The whole plan for one of them (a value changed within its range): what loads also builds.
+    for name, text in variants[:1]:
         code, err, out = _plan_cli(tmp_path, name, stack, text.encode(), capsys)
         assert code == 0 and out.exists(), f"{name}: {err}"
         assert json.loads(out.read_text())["stack"] == stack

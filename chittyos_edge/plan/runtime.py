@@ -134,31 +134,36 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
     Every ConfigError, including those the program raises under the engine, comes out with the
     line of each key in the stack file read (none for a `file_config` given in memory).
     """
+    stack_file = read_stack_file(stack, root) if file_config is None else None
+
+    def located(problems: list[str]) -> ConfigError:
+        return ConfigError(stack_file.locate(problems) if stack_file else problems)
+
+    try:
+        # The config is checked before the program (and the provider SDK it imports) is loaded:
+        # a bad stack file fails in a fraction of a second.
+        config, secret_keys = runtime_config(stack, root, stack_file.config if stack_file else file_config)
+    except ConfigError as error:
+        raise located(error.problems) from None
     import pulumi
 
     if program is None:
         from ..program import main as program
-
-    stack_file = read_stack_file(stack, root) if file_config is None else None
     try:
-        return _run(stack, program, stack_file.config if stack_file else file_config, root)
+        return _run(stack, program, config, secret_keys)
     except pulumi.RunError as error:
         # The program refused its config (a ConfigError raised under the engine, one problem a line).
-        problems = str(error).splitlines()
-    except ConfigError as error:
-        problems = error.problems
-    raise ConfigError(stack_file.locate(problems) if stack_file else problems)
+        raise located(str(error).splitlines()) from None
 
 
-def _run(stack: str, program: Callable[[], dict[str, Any]], file_config: dict[str, Any],
-         root: Path | None) -> dict[str, Any]:
+def _run(stack: str, program: Callable[[], dict[str, Any]], config: dict[str, str],
+         secret_keys: list[str]) -> dict[str, Any]:
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    config, secret_keys = runtime_config(stack, root, file_config)
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
     mocks = PlanMocks(zone_name=zone)
     monitor = CapturingMonitor(mocks)
