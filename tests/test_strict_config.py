@@ -7,6 +7,8 @@ in-process on the issue's examples of bad stack files.
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from chittyos_edge import cli
@@ -95,8 +97,8 @@ def test_a_bad_cron_names_its_key():
 
 
 @pytest.mark.parametrize("mutate, path, gist", [
-    (lambda c: c[f"{PREFIX}monitoring"]["alerts"][5].update(alertType="dos_attack_l8"),
-     "monitoring.alerts[5].alertType", "not a notification alert type Cloudflare has; did you mean 'dos_attack_l7'?"),
+    (lambda c: c[f"{PREFIX}monitoring"]["alerts"][0].update(alertType="dos_attack_l8"),
+     "monitoring.alerts[0].alertType", "not a notification alert type Cloudflare has; did you mean 'dos_attack_l7'?"),
     (lambda c: c[f"{PREFIX}monitoring"]["healthChecks"][0].update(regions=["WNAM", "APAC"]),
      "monitoring.healthChecks[0].regions[1]", "not a health-check region Cloudflare has"),
     (lambda c: c[f"{PREFIX}loadBalancing"]["pools"]["primary-workers"].update(checkRegions=["EU"]),
@@ -142,8 +144,8 @@ def test_hostnames_keep_rfc_limits_and_the_error_names_the_key(host, gist):
      "queues.github-events-dlq.adopt.id", "already used at queues.github-events.adopt.id"),
     (lambda c: c[f"{PREFIX}queues"]["github-events"]["adopt"].update(name="github-events-dlq-production"),
      "queues.github-events-dlq", "already used at queues.github-events.adopt.name"),
-    (lambda c: c[f"{PREFIX}edgeSecurity"]["cacheRules"][0].update(ref="auth_endpoints"),
-     "edgeSecurity.cacheRules[0].ref", "already used at rateLimits[0].ref"),
+    (lambda c: c[f"{PREFIX}edgeSecurity"]["rateLimits"][0].update(ref="session_integrity"),
+     "edgeSecurity.rateLimits[0].ref", "already used at wafCustomRules[0].ref"),
     (lambda c: c[f"{PREFIX}monitoring"]["alerts"][1].update(name="service-down"),
      "monitoring.alerts[1].name", "already used at alerts[0].name"),
     (lambda c: c[f"{PREFIX}r2Buckets"]["chittyconnect-documents"]["lifecycle"].append(
@@ -249,9 +251,9 @@ EXAMPLES = {
     "minute 61": ("production", _edit("production", 'cleanupSchedule: "0 * * * *"', 'cleanupSchedule: "61 * * * *"'),
                   "chittyos-edge:durableObjects.session-state.cleanupSchedule"),
     "unknown alert type": ("production", _edit("production", "alertType: dos_attack_l7", "alertType: ddos_l7"),
-                           "chittyos-edge:monitoring.alerts[5].alertType"),
+                           ".alertType: 'ddos_l7' is not a notification alert type"),
     "unknown check region": ("production", _edit("production", "regions: [WNAM, ENAM]\n", "regions: [WNAM, APAC]\n"),
-                             "chittyos-edge:monitoring.healthChecks[6].regions[1]"),
+                             ".regions[1]: 'APAC' is not a health-check region"),
     "long hostname": ("production", _edit("production", "customDomains: [connect.chitty.cc]",
                                           "customDomains: [" + ("a" * 61 + ".") * 4 + "chitty.cc]"),
                       "chittyos-edge:services.chittyconnect.customDomains[0]"),
@@ -273,3 +275,29 @@ def test_each_example_of_the_issue_exits_2_with_one_line_and_writes_no_plan(name
     assert len(err) == 1, err
     assert err[0].startswith(f"chittyos-edge: error: Pulumi.{stack}.yaml:"), "file and line"
     assert gist in err[0] and "Traceback" not in err[0] and len(err[0]) < 400
+
+
+# ---- the committed enum data is Cloudflare's ------------------------------------------------------
+
+def _literal(module: str, owner: str, attribute: str | None = None) -> set[str]:
+    import importlib
+
+    found = getattr(importlib.import_module(f"cloudflare.{module}"), owner)
+    if attribute:
+        found = typing.get_type_hints(found, include_extras=True)[attribute]
+    while typing.get_origin(found) is not typing.Literal:  # Required[...], Annotated[...]
+        found = typing.get_args(found)[0]
+    return set(typing.get_args(found))
+
+
+def test_cloudflare_enums_match_the_official_sdk():
+    """The lists config validation uses (committed data: the SDK is a test dependency only) are the SDK's."""
+    from chittyos_edge.config import cloudflare_enums
+    from cloudflare.resources.load_balancers.regions import RegionsResource
+
+    assert set(cloudflare_enums.HEALTHCHECK_REGIONS) == _literal("types.healthchecks.check_region", "CheckRegion")
+    assert set(cloudflare_enums.LB_CHECK_REGIONS) == _literal("types.load_balancers.check_region", "CheckRegion")
+    assert set(cloudflare_enums.ALERT_TYPES) == _literal("types.alerting.policy_create_params", "PolicyCreateParams",
+                                                         "alert_type")
+    region_id = typing.get_type_hints(RegionsResource.get)["region_id"]
+    assert set(cloudflare_enums.LB_REGIONS) == set(typing.get_args(region_id))

@@ -122,13 +122,21 @@ def join_path(base: str, relative: str) -> str:
     return base + relative if relative.startswith("[") else f"{base}.{relative}"
 
 
-_LOCATED = re.compile(r"^((?:[A-Za-z0-9_-]+|\[\d+\])(?:\.[A-Za-z0-9_-]+|\[\d+\])*): (.+)$", re.S)
+_PATH = r"(?:[A-Za-z0-9_-]+|\[\d+\])(?:\.[A-Za-z0-9_-]+|\[\d+\])*"
+_LOCATED = re.compile(rf"^({_PATH})(?: \(([^()]+)\))?((?:\.[A-Za-z0-9_-]+|\[\d+\])*): (.+)$", re.S)
 
 
 def split_located(line: str) -> tuple[str | None, str]:
-    """`'<key path>: <text>'` -> (key path, text); any other line -> (None, line)."""
+    """`'<key path>: <text>'` -> (key path, text); any other line -> (None, line).
+
+    A name in parentheses after a list item (`alerts[2] (service-down).alertType: ...`) is moved
+    into the text, so that the path stays one a stack file's locator can find.
+    """
     match = _LOCATED.match(line)
-    return (match.group(1), match.group(2)) if match else (None, line)
+    if not match:
+        return None, line
+    path, name, rest, text = match.groups()
+    return path + rest, f"({name}) {text}" if name else text
 
 
 def repeats(entries: Iterable[tuple[str, Hashable]], what: str) -> list[str]:

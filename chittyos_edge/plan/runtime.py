@@ -46,7 +46,12 @@ def placeholder(path: str) -> str:
     return f"[secret:{path}]"
 
 
-def read_stack_file(stack: str, root: Path | None = None) -> StackFile:
+def read_stack_file(stack: str, root: Path | None = None) -> dict[str, Any]:
+    """The stack file's `config:` mapping, through the strict loader (see `load_stack`)."""
+    return load_stack(stack, root).config
+
+
+def load_stack(stack: str, root: Path | None = None) -> StackFile:
     """The stack's file, through the strict loader (ConfigError, with lines, on anything doubtful)."""
     root = root or _stack_dir
     if stack not in STACKS:
@@ -86,7 +91,7 @@ def runtime_config(stack: str, root: Path | None = None,
     key with a plain value, then every rule of the typed config.
     """
     if file_config is None:
-        stack_file = read_stack_file(stack, root)
+        stack_file = load_stack(stack, root)
         try:
             return runtime_config(stack, root, stack_file.config)
         except ConfigError as error:
@@ -134,7 +139,7 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
     Every ConfigError, including those the program raises under the engine, comes out with the
     line of each key in the stack file read (none for a `file_config` given in memory).
     """
-    stack_file = read_stack_file(stack, root) if file_config is None else None
+    stack_file = load_stack(stack, root) if file_config is None else None
 
     def located(problems: list[str]) -> ConfigError:
         return ConfigError(stack_file.locate(problems) if stack_file else problems)
