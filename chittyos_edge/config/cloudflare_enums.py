@@ -2,8 +2,9 @@
 
 Each list is copied from the official `cloudflare` Python SDK 5.9.0 on PyPI, which Stainless generates
 from Cloudflare's OpenAPI spec, at the module named above it. The data is committed rather than
-imported: the SDK is not a dependency of this project, and config validation must not need it.
-When Cloudflare adds a value, copy the new list from a newer SDK release and say which one here.
+imported: the SDK is a test dependency only, and config validation must not need it.
+`tests/test_strict_config.py` holds these lists to the installed SDK; when Cloudflare adds a value,
+copy the new list from the newer SDK release and say which one here.
 """
 
 from __future__ import annotations
