@@ -265,18 +265,18 @@ def test_enterprise_plan_accepts_them():
 
 
 def test_cli_exits_2_naming_the_enterprise_field(tmp_path, capsys):
-    import shutil
-
     import yaml
 
     from chittyos_edge import cli
-    from chittyos_edge.plan.runtime import PROJECT_ROOT
 
-    document = yaml.safe_load((PROJECT_ROOT / "Pulumi.production.yaml").read_text())
+    from conftest import copy_project
+
+    copy = copy_project(tmp_path / "copy")
+    stack_file = copy.stack_file("production")
+    document = yaml.safe_load(stack_file.read_text())
     document["config"][f"{PREFIX}zone"]["plan"] = "pro"
-    (tmp_path / "Pulumi.production.yaml").write_text(yaml.safe_dump(document))
-    shutil.copy(PROJECT_ROOT / "Pulumi.staging.yaml", tmp_path / "Pulumi.staging.yaml")
-    assert cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "production"]) == 2
+    stack_file.write_text(yaml.safe_dump(document))
+    assert cli.main(["-C", str(copy.root), "plan", "--stack", "production"]) == 2
     err = capsys.readouterr().err
     assert "cf.waf.score.class" in err and "Business plan or higher" in err and "Traceback" not in err
 

@@ -135,12 +135,12 @@ def test_recoveries_go_to_slack_only_and_failures_page(production):
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
 def test_every_alert_policy_links_a_runbook_that_exists(plans, stack):
-    from chittyos_edge.plan.runtime import PROJECT_ROOT
+    from conftest import ROOT
 
     for name, policy in policies_of(plans[stack]).items():
         match = re.search(r"Runbook: (docs/runbooks/[a-z0-9-]+\.md)", policy["description"])
         assert match, f"{name} links no runbook"
-        runbook = (PROJECT_ROOT / match.group(1)).read_text()
+        runbook = (ROOT / match.group(1)).read_text()
         for section in ("## What it means", "## First checks", "## Rollback"):
             assert section in runbook, f"{match.group(1)} lacks {section}"
 

@@ -9,7 +9,7 @@ import pytest
 
 from chittyos_edge.config import ConfigError
 from chittyos_edge.config.stack_file import MAX_BYTES, load_stack_file, parse_stack_file
-from chittyos_edge.plan.runtime import PROJECT_ROOT
+from tests.conftest import ROOT
 
 SOURCE = "Pulumi.staging.yaml"
 
@@ -22,7 +22,7 @@ def refused(text: str | bytes) -> list[str]:
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_both_stack_files_load_and_every_key_has_a_line(stack):
-    path = PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    path = ROOT / f"Pulumi.{stack}.yaml"
     loaded = load_stack_file(path)
     lines = path.read_text().splitlines()
     assert loaded.source == path.name
@@ -32,8 +32,8 @@ def test_both_stack_files_load_and_every_key_has_a_line(stack):
 
 
 def test_line_of_walks_list_items_and_falls_back_to_the_nearest_section():
-    loaded = load_stack_file(PROJECT_ROOT / "Pulumi.production.yaml")
-    lines = (PROJECT_ROOT / "Pulumi.production.yaml").read_text().splitlines()
+    loaded = load_stack_file(ROOT / "Pulumi.production.yaml")
+    lines = (ROOT / "Pulumi.production.yaml").read_text().splitlines()
     assert lines[loaded.line_of("chittyos-edge:edgeSecurity.tls.minTlsVersion") - 1].strip() == 'minTlsVersion: "1.3"'
     third = loaded.line_of("chittyos-edge:monitoring.healthChecks[2].hostname")
     assert lines[third - 1].strip() == "hostname: project-awareness.chitty.cc"

@@ -16,8 +16,7 @@ from chittyos_edge.config import ConfigError
 from chittyos_edge.config.cron import cron_problem
 from chittyos_edge.config.secrets import read_secrets
 from chittyos_edge.plan import runtime_config
-from chittyos_edge.plan.runtime import PROJECT_ROOT
-from tests.conftest import config_problems, stack_file_config
+from tests.conftest import ROOT, config_problems, copy_project, stack_file_config
 
 PREFIX = "chittyos-edge:"
 
@@ -263,13 +262,24 @@ EXAMPLES = {
 }
 
 
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A copy of the project whose stack files the examples below replace, one at a time."""
+    return copy_project(tmp_path_factory.mktemp("examples") / "checkout")
+
+
 @pytest.mark.parametrize("name", list(EXAMPLES))
-def test_each_example_of_the_issue_exits_2_with_one_line_and_writes_no_plan(name, tmp_path, capsys):
+def test_each_example_of_the_issue_exits_2_with_one_line_and_writes_no_plan(name, checkout, tmp_path, capsys):
     stack, mutate, gist = EXAMPLES[name]
-    text = mutate((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())
-    (tmp_path / f"Pulumi.{stack}.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
+    original = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    text = mutate(original)
+    stack_file = checkout.stack_file(stack)
+    stack_file.write_bytes(text if isinstance(text, bytes) else text.encode())
     out = tmp_path / "plan.json"
-    code = cli.main(["--project-dir", str(tmp_path), "plan", "--stack", stack, "--out", str(out)])
+    try:
+        code = cli.main(["-C", str(checkout.root), "plan", "--stack", stack, "--out", str(out)])
+    finally:
+        stack_file.write_text(original)
     err = capsys.readouterr().err.splitlines()
     assert code == 2 and not out.exists()
     assert len(err) == 1, err
