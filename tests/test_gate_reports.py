@@ -16,11 +16,9 @@ import xmlschema
 from chittyos_edge import cli
 from chittyos_edge.gate.findings import Finding, GateReport, StackResult
 from chittyos_edge.gate.formats import render
-from stack_file_standin import stack_file_lines  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 JUNIT_XSD = xmlschema.XMLSchema(ROOT / "tests" / "fixtures" / "junit-10.xsd")
-pytestmark = pytest.mark.usefixtures("stack_file_lines")
 
 
 def line_of(stack: str, text: str) -> int:
@@ -42,7 +40,7 @@ def _mutate(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, plans, stack_file_lines) -> GateReport:
+def report(tmp_path_factory, plans) -> GateReport:
     from chittyos_edge.gate.runner import Source, run_gate
 
     folder = tmp_path_factory.mktemp("reports")
@@ -80,7 +78,8 @@ def test_sarif_has_real_lines_fingerprints_help_and_a_run_per_stack(report):
     assert set(runs) == {"chittyos-edge-gate/staging/", "chittyos-edge-gate/production/"}
     production = runs["chittyos-edge-gate/production/"]
     tls = next(r for r in production["results"] if r["ruleId"] == "CF-TLS-001")
-    assert tls["locations"][0]["physicalLocation"]["region"]["startLine"] == line_of("production", "minTlsVersion:")
+    region = tls["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] == line_of("production", "minTlsVersion:") and region["startColumn"] == 7
     results = [r for run in document["runs"] for r in run["results"]]
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] > 1 for r in results)
     prints = [r["partialFingerprints"]["chittyosEdgeFinding/v1"] for r in results]
@@ -185,13 +184,14 @@ def test_every_resource_of_both_stacks_is_traced_to_a_line_of_its_stack_file(pla
     import yaml
 
     from chittyos_edge.config.stack_file import load_stack_file
-    from chittyos_edge.gate.locations import entry_key, nearest_line
+    from chittyos_edge.gate.locations import entry_key, nearest_position
 
     for stack, plan in plans.items():
         path = ROOT / f"Pulumi.{stack}.yaml"
         raw = yaml.safe_load(path.read_text())["config"]
         config = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("chittyos-edge:")}
-        line_of = load_stack_file(path).line_of
+        position_of = load_stack_file(path).position_of
         untraced = [r["name"] for r in plan["resources"] if r["custom"]
-                    and not ((key := entry_key(r["urn"], config, stack)) and (nearest_line(line_of, key) or 0) > 1)]
+                    and not ((key := entry_key(r["urn"], config, stack))
+                             and (nearest_position(position_of, key) or (0, 0))[0] > 1)]
         assert untraced == [], f"{stack}: resources whose config entry is not found (locations.py): {untraced}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .findings import Finding, GateReport
-from .locations import STACK_FILE, Location, nearest_line, stack_file_lines
+from .locations import STACK_FILE, Location, nearest_position, stack_file_positions
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
@@ -225,6 +225,13 @@ def _fingerprint(finding: Finding) -> str:
     return hashlib.sha256(f"{finding.rule_id}\0{finding.urn or finding.message}".encode()).hexdigest()
 
 
+def _region(where: Location) -> dict[str, int]:
+    region = {"startLine": where.line or 1}
+    if where.line and where.column:
+        region["startColumn"] = where.column
+    return region
+
+
 def _sarif_rules(report: GateReport) -> tuple[list[dict], dict[str, int]]:
     rules, index = [], {}
     for rule in report.rules:
@@ -257,8 +264,7 @@ def sarif(report: GateReport) -> str:
                 "ruleId": f.rule_id, "level": SARIF_LEVEL.get(f.enforcement, "note"),
                 "message": {"text": f"{f.stack}: {_message(f)}"},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": where.file},
-                                         "region": {"startLine": where.line or 1}},
+                    "physicalLocation": {"artifactLocation": {"uri": where.file}, "region": _region(where)},
                     "logicalLocations": [{"fullyQualifiedName": f.urn or f.stack, "kind": "resource"}],
                 }],
                 "partialFingerprints": {"chittyosEdgeFinding/v1": _fingerprint(f)},
@@ -420,9 +426,10 @@ def config_problems(lines: list[str], project_root: Path) -> list[Problem]:
         line = int(found["line"]) if found["line"] else None
         if line is None and key:
             if relative not in cache:
-                cache[relative] = stack_file_lines(project_root / relative)
+                cache[relative] = stack_file_positions(project_root / relative)
             namespace, _, inner = key.partition(":")
-            line = nearest_line(cache[relative], inner) if namespace and inner else None  # type: ignore[arg-type]
+            found = nearest_position(cache[relative], inner) if namespace and inner else None  # type: ignore[arg-type]
+            line = found[0] if found else None
         detail = found["rest"][key_match.end():] if key_match else found["rest"]
         problems.append(Problem(relative, line, key, text, detail))
     return problems

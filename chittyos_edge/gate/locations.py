@@ -6,7 +6,7 @@ read back from the resource's name and its component's type, and checked against
 keys. The rule then says which key of that entry (or of the stack) the fix changes, as its
 remediation does: CF-R2-001 is about `r2Buckets.<entry>.lifecycle`, CF-DATA-001 about
 `dataProtection.protect`. A key missing from the file (a default) is located at the nearest key
-above it that is there; the line comes from `chittyos_edge.config.stack_file`.
+above it that is there; line and column come from `chittyos_edge.config.stack_file`.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class Location:
     file: str  # the stack file, relative to the project root: "Pulumi.production.yaml"
     key: str  # the key path the finding is about, without the namespace: "edgeSecurity.tls.minTlsVersion"
     line: int | None  # 1-based line of that key (or the nearest key above it that is in the file)
+    column: int | None = None
 
 
 def _tokens(path: str) -> list[str | int]:
@@ -197,37 +198,27 @@ def key_of(finding: Finding, config: dict[str, Any], stack: str, urns: dict[str,
     return entry or ""
 
 
-LineOf = Callable[[str], "int | None"]
+PositionOf = Callable[[str], "tuple[int, int] | None"]
 
 
-def stack_file_lines(path: Path) -> LineOf | None:
-    """`line_of(key_path)` of a stack file, or None when it cannot be read for lines."""
-    try:
-        from ..config.stack_file import load_stack_file
-    except ImportError:
-        return None
+def stack_file_positions(path: Path) -> PositionOf | None:
+    """`position_of(key_path)` -> (line, column) of a stack file, or None when it cannot be read."""
+    from ..config.stack_file import load_stack_file
+
     try:
         document = load_stack_file(path)
     except Exception:  # noqa: BLE001 - a location is a convenience: a file that fails here fails elsewhere
         return None
-    return document.line_of
+    return document.position_of
 
 
-def nearest_line(line_of: LineOf | None, key: str) -> int | None:
-    """The line of `key`, or of the nearest key above it that the file has."""
-    if line_of is None:
+def nearest_position(position_of: PositionOf | None, key: str) -> tuple[int, int] | None:
+    """(line, column) of `key` (namespace stripped), or of the nearest key above it in the file."""
+    if position_of is None or not key:
         return None
     tokens = _tokens(key)
-    while tokens:
-        path = _NS + "".join(f"[{t}]" if isinstance(t, int) else (f".{t}" if i else t) for i, t in enumerate(tokens))
-        try:
-            line = line_of(path)
-        except (KeyError, IndexError, ValueError):
-            line = None
-        if line:
-            return line
-        tokens.pop()
-    return None
+    path = _NS + "".join(f"[{t}]" if isinstance(t, int) else (f".{t}" if i else t) for i, t in enumerate(tokens))
+    return position_of(path)
 
 
 def locate(findings: Iterable[Finding], plans: dict[str, list[dict[str, Any]]], project_root: Path,
@@ -237,7 +228,7 @@ def locate(findings: Iterable[Finding], plans: dict[str, list[dict[str, Any]]], 
     import yaml
 
     located: dict[Finding, Location] = {}
-    cache: dict[str, tuple[dict[str, Any], LineOf | None]] = {}
+    cache: dict[str, tuple[dict[str, Any], PositionOf | None]] = {}
     for finding in findings:
         stack = finding.stack.split("+")[-1]
         if stack not in cache:
@@ -250,9 +241,10 @@ def locate(findings: Iterable[Finding], plans: dict[str, list[dict[str, Any]]], 
                 except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
                     raw = {}
                 config = {k[len(_NS):]: v for k, v in raw.items() if isinstance(k, str) and k.startswith(_NS)}
-            cache[stack] = (config, stack_file_lines(path))
-        config, line_of = cache[stack]
+            cache[stack] = (config, stack_file_positions(path))
+        config, position_of = cache[stack]
         urns = {r["name"]: r["urn"] for r in plans.get(stack, [])}
         key = key_of(finding, config, stack, urns)
-        located[finding] = Location(STACK_FILE.format(stack=stack), key, nearest_line(line_of, key) if key else None)
+        line, column = nearest_position(position_of, key) or (None, None)
+        located[finding] = Location(STACK_FILE.format(stack=stack), key, line, column)
     return located
