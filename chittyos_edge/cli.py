@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_gate(commands)
 
+    # -- diff command (register here) --
+    from .diff import register as register_diff
+
+    register_diff(commands)
+
     # -- outputs command (register here) --
     from .outputs import register as register_outputs
 
