@@ -4,11 +4,12 @@
 
 Each tenant adds what a new product on the estate would: a Worker (script, subdomain setting,
 custom domain) bound to its own KV namespace, queue (with a consumer) and R2 bucket (with a
-lifecycle rule; its r2.dev URL off), a health check on its hostname, a WAF rule and a rate
-limit for its API, and every fifth tenant a D1 database. Everything is valid and gate-clean:
-names carry the environment, stores are protected and retained, the hostname is in the zone and
-health-checked, and the service-down alert covers the new checks. Tenants are numbered, so two
-runs write the same stack.
+lifecycle rule; its r2.dev URL off), a health check on its hostname and a WAF rule scoped to it;
+every fifth tenant also a D1 database, every tenth a rate limit. Everything is valid and
+gate-clean: names carry the environment, stores are protected and retained, the hostname is in
+the zone and health-checked, the service-down alert covers the new checks, and the zone is on the
+Enterprise plan, whose limits hold that many checks and rules. Tenants are numbered, so two runs
+write the same stack.
 
 `--out DIR` writes a project folder (Pulumi.yaml, Pulumi.production.yaml, and links to the
 source project's workers/, migrations/ and policies/) that `chittyos-edge --project-dir DIR`
@@ -40,6 +41,10 @@ TENANT_RE = re.compile(r"bench-t(\d{4})")
 BUNDLE = "workers/project-awareness/worker.mjs"
 LINKED = ("workers", "migrations", "policies")
 DB_EVERY = 5  # every fifth tenant also gets a D1 database
+RATE_LIMIT_EVERY = 10  # and every tenth a rate limit
+# Within an Enterprise zone's limits, with room for the rules the stack has: 1,000 WAF custom rules,
+# 100 rate limiting rules, 1,000 standalone health checks.
+MAX_WAF_RULES, MAX_RATE_LIMITS, MAX_TENANTS = 900, 90, 950
 
 
 def find_project(start: Path) -> Path:
@@ -85,19 +90,28 @@ def add_tenant(config: dict[str, Any], index: int) -> None:
         "name": f"{t}-health", "hostname": host, "path": "/health", "interval": 60, "timeout": 5,
         "retries": 2, "regions": ["WNAM", "ENAM"]})
     security = _section(config, "edgeSecurity", {})
-    security.setdefault("wafCustomRules", []).append({
-        "ref": f"{t.replace('-', '_')}_writes", "description": f"Challenge anonymous writes to {host}",
-        "action": "managed_challenge",
-        "expression": f'(http.host eq "{host}" and http.request.method eq "POST" and not cf.client.bot)'})
-    security.setdefault("rateLimits", []).append({
-        "ref": f"{t.replace('-', '_')}_api", "description": f"{host} at 600 requests per minute per IP",
-        "expression": f'(http.host eq "{host}")', "requestsPerPeriod": 600, "period": 60,
-        "mitigationTimeout": 60, "action": "block"})
+    rules = security.setdefault("wafCustomRules", [])
+    if len(rules) < MAX_WAF_RULES:
+        rules.append({
+            "ref": f"{t.replace('-', '_')}_writes", "description": f"Challenge anonymous writes to {t}",
+            "services": [t], "action": "managed_challenge",
+            "expression": '(http.request.method eq "POST" and not cf.client.bot)'})
+    limits = security.setdefault("rateLimits", [])
+    if index % RATE_LIMIT_EVERY == 0 and len(limits) < MAX_RATE_LIMITS:
+        limits.append({
+            "ref": f"{t.replace('-', '_')}_api", "description": f"{t} at 600 requests per minute per IP",
+            "services": [t], "expression": '(starts_with(http.request.uri.path, "/api/"))',
+            "requestsPerPeriod": 600, "period": 60, "mitigationTimeout": 60, "action": "block"})
 
 
 def grow(config: dict[str, Any], tenants: int) -> dict[str, Any]:
-    """A copy of a production `config:` mapping with `tenants` tenants added."""
+    """A copy of a production `config:` mapping with `tenants` tenants added, on an Enterprise zone
+    (the plan whose limits hold hundreds of health checks and rules)."""
+    if tenants > MAX_TENANTS:
+        raise ValueError(f"at most {MAX_TENANTS} tenants (about {MAX_TENANTS * 10} resources): an Enterprise zone "
+                         "allows 1,000 standalone health checks")
     grown = copy.deepcopy(config)
+    grown[PREFIX + "zone"]["plan"] = "enterprise"
     for index in range(1, tenants + 1):
         add_tenant(grown, index)
     return grown

@@ -13,7 +13,7 @@ import pytest
 from chittyos_edge import cli
 from chittyos_edge.gate import client
 from chittyos_edge.plan import make_plan
-from conftest import stack_file_config
+from tests.conftest import stack_file_config
 from synthetic_stack import TENANT, count_resources, grow, synthetic_plan
 
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+from pathlib import Path
 
 import boto3
 import pytest
@@ -115,11 +116,21 @@ def test_cli_prints_outputs_with_secrets_redacted(backend, capsys):
     assert cli.main(["outputs", "--backend", url(backend, "project"), "--stack", "production", "--format", "env"]) == 0
     out = capsys.readouterr().out
     assert "CHITTYCONNECT_QUEUE_GITHUB_EVENTS_NAME=github-events\n" in out
-    assert "TUNNEL_TOKEN='[secret]'\n" in out
+    assert "# TUNNEL_TOKEN left out: a secret the source did not reveal" in out   # never exported as '[secret]'
+    assert "TUNNEL_TOKEN=" not in out and "[secret" not in out.replace("# TUNNEL_TOKEN left out", "")
     assert CIPHERTEXT not in out and SECRET_SIG not in out
     assert cli.main(["outputs", "--backend", url(backend, "project"), "--stack", "production", "--format", "wrangler",
                      "--service", "chittyconnect"]) == 0
-    assert 'id = "ea43bc974b894701a069e4804be765ba"' in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert 'id = "ea43bc974b894701a069e4804be765ba"' in out and "stand-in" not in out + err   # real state
+
+
+def test_the_backend_is_the_default_source_named_by_pulumi_backend_url(backend, capsys, monkeypatch):
+    monkeypatch.setenv("PULUMI_BACKEND_URL", url(backend, "project"))
+    monkeypatch.setenv("PULUMI_STACK", "production")
+    assert cli.main(["outputs", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["environment"] == "production" and "standIns" not in document
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -171,3 +182,23 @@ def test_backend_url_is_the_pulumi_login_url():
     location = parse_backend_url("s3://state/team/edge?endpoint=abc123.r2.cloudflarestorage.com&region=auto")
     assert (location.bucket, location.prefix, location.region) == ("state", "team/edge/", "auto")
     assert location.endpoint == "https://abc123.r2.cloudflarestorage.com" and location.path_style
+
+
+def test_the_default_backend_is_the_one_pulumi_yaml_names(monkeypatch, capsys):
+    import yaml
+
+    from chittyos_edge.outputs import sources
+
+    seen = {}
+
+    def read(url: str, *, stack: str):
+        seen.update(url=url, stack=stack)
+        raise OutputsError("stop here")
+
+    monkeypatch.setattr(sources, "from_backend", read)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    code = cli.main(["outputs", "--stack", "production"])
+    assert code == 2 and "stop here" in capsys.readouterr().err
+    declared = yaml.safe_load((Path(__file__).resolve().parents[1] / "Pulumi.yaml").read_text())["backend"]["url"]
+    assert seen == {"url": declared, "stack": "production"}
+    assert parse_backend_url(declared).bucket == BUCKET

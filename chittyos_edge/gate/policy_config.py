@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .client import PACK_DIR, PolicyInfo
+from .client import PolicyInfo
 
-CONFIG_DIR = PACK_DIR / "config"
 VALID_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
 Reconciled = dict[str, tuple[str, dict[str, Any]]]
@@ -26,11 +25,17 @@ class PolicyConfigError(Exception):
     """The policy config file is missing or invalid: one line per problem, exit 2."""
 
 
-def config_path(stack: str, directory: Path = CONFIG_DIR) -> Path:
+def config_path(stack: str, directory: Path | None = None) -> Path:
+    """`<directory>/<stack>.json`; by default the `policies/config/` of the project the working
+    directory is in."""
+    if directory is None:
+        from ..project import Project
+
+        directory = Project.discover().policy_config_dir
     return directory / f"{stack}.json"
 
 
-def load(stack: str, directory: Path = CONFIG_DIR) -> dict[str, Any]:
+def load(stack: str, directory: Path | None = None) -> dict[str, Any]:
     path = config_path(stack, directory)
     try:
         document = json.loads(path.read_text())
@@ -98,3 +103,12 @@ def document_level(document: dict[str, Any]) -> str:
     """The level a rule not in the pack (a gate rule) gets when its entry sets none."""
     all_level = document.get("all")
     return all_level if isinstance(all_level, str) else "mandatory"
+
+
+def rule_level(document: dict[str, Any], name: str, where: str) -> str:
+    """The level of one gate rule from a policy config document, without the pack (its own entry, else `all`)."""
+    if name in document:
+        level, _ = _split(name, document[name], where)
+        if level:
+            return level
+    return document_level(document)
