@@ -1,6 +1,6 @@
 """Benchmark (not a test): what plan and gate cost per resource, and against the import floor.
 
-    .venv/bin/python bench/speed.py [--runs 3] [--sizes 300,2000] [--project-dir DIR]
+    .venv/bin/python bench/speed.py [--runs 3] [--sizes 300,2000] [-C DIR]
 
 Every figure is the median of --runs fresh processes, as `chittyos-edge` runs them (cold
 interpreter, warm file cache), with the source project as working directory:
@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="300,2000", help="synthetic stack sizes, in resources (default: 300,2000)")
-    parser.add_argument("--project-dir", type=Path, default=None,
+    parser.add_argument("-C", "--cwd", type=Path, default=None, metavar="DIR",
                         help="the project to measure (default: the one you stand in)")
     args = parser.parse_args(argv)
-    source = args.project_dir.resolve() if args.project_dir else synthetic_stack.find_project(Path.cwd())
+    source = args.cwd.resolve() if args.cwd else synthetic_stack.find_project(Path.cwd())
     sizes = sorted(int(s) for s in args.sizes.split(","))
     python = sys.executable
     cli = [python, "-m", "chittyos_edge"]
@@ -101,22 +101,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{ratio:.2f}x the floor (goal: at most {GOAL_COMMITTED_RATIO}x) -> "
           f"{'met' if ratio <= GOAL_COMMITTED_RATIO else 'NOT met'}")
 
-    sys.path.insert(0, str(source))
-    from chittyos_edge.plan import make_plan
-
-    base, per_tenant = synthetic_stack.calibrate(synthetic_stack.read_config(source), make_plan)
+    sys.path.insert(0, str(source))  # calibrate with the code being measured
+    base, per_tenant = synthetic_stack.calibrate(synthetic_stack.read_config(source), synthetic_stack.planner(source))
     rows: dict[int, dict[str, tuple[float, float] | int]] = {}
     with tempfile.TemporaryDirectory(prefix="chittyos-edge-bench-") as tmp:
         for size in sizes:
             project = grown_project(source, size, base, per_tenant, Path(tmp))
             plan_file = project / "plan.json"
             row: dict[str, tuple[float, float] | int] = {}
-            row["plan"] = median(args.runs, cli + ["--project-dir", str(project), "plan", "--stack", "production",
+            row["plan"] = median(args.runs, cli + ["-C", str(project), "plan", "--stack", "production",
                                                    "--out", str(plan_file)], source)
             plan = json.loads(plan_file.read_text())
             row["resources"] = synthetic_stack.count_resources(plan)
             row["gate"] = median(args.runs, cli + ["gate", "--plan", str(plan_file)], source)
-            row["both"] = median(args.runs, cli + ["--project-dir", str(project), "gate", "--stack", "production"],
+            row["both"] = median(args.runs, cli + ["-C", str(project), "gate", "--stack", "production"],
                                  source)
             rows[size] = row
             print(f"{row['resources']:>5} resources: plan {row['plan'][0]:.2f} ({row['plan'][1]:.2f})  "

@@ -1,6 +1,6 @@
 """A synthetic production stack of any size: the real one, grown by identical "tenants".
 
-    .venv/bin/python bench/synthetic_stack.py --resources 2000 --out /tmp/big [--project-dir .]
+    .venv/bin/python bench/synthetic_stack.py --resources 2000 --out /tmp/big [-C DIR]
 
 Each tenant adds what a new product on the estate would: a Worker (script, subdomain setting,
 custom domain) bound to its own KV namespace, queue (with a consumer) and R2 bucket (with a
@@ -11,8 +11,8 @@ the zone and health-checked, the service-down alert covers the new checks, and t
 Enterprise plan, whose limits hold that many checks and rules. Tenants are numbered, so two runs
 write the same stack.
 
-`--out DIR` writes a project folder (Pulumi.yaml, Pulumi.production.yaml, and links to the
-source project's workers/, migrations/ and policies/) that `chittyos-edge --project-dir DIR`
+`--out DIR` writes a project folder (the grown Pulumi.production.yaml, the source project's other
+Pulumi*.yaml files, and links to its workers/, migrations/, policies/ and docs/) that `chittyos-edge -C DIR`
 plans and gates. The tenant count for `--resources N` is worked out by planning the stack with
 zero and one tenant (each tenant's resource count comes from the components, not from here).
 
@@ -39,7 +39,7 @@ STACK = "production"
 TENANT = "bench-t{:04d}"  # every name a tenant adds starts with this
 TENANT_RE = re.compile(r"bench-t(\d{4})")
 BUNDLE = "workers/project-awareness/worker.mjs"
-LINKED = ("workers", "migrations", "policies")
+LINKED = ("workers", "migrations", "policies", "docs")
 DB_EVERY = 5  # every fifth tenant also gets a D1 database
 RATE_LIMIT_EVERY = 10  # and every tenth a rate limit
 # Within an Enterprise zone's limits, with room for the rules the stack has: 1,000 WAF custom rules,
@@ -52,7 +52,7 @@ def find_project(start: Path) -> Path:
     for folder in (start.resolve(), *start.resolve().parents):
         if (folder / "Pulumi.yaml").is_file():
             return folder
-    sys.exit(f"no Pulumi.yaml at or above {start}; run from the project or pass --project-dir")
+    sys.exit(f"no Pulumi.yaml at or above {start}; run from the project or pass -C DIR")
 
 
 def read_config(project: Path, stack: str = STACK) -> dict[str, Any]:
@@ -133,10 +133,22 @@ def calibrate(config: dict[str, Any], make_plan: Callable[..., dict[str, Any]]) 
     return base, (count_resources(make_plan(STACK, file_config=grow(config, DB_EVERY))) - base) / DB_EVERY
 
 
+def planner(source: Path) -> Callable[..., dict[str, Any]]:
+    """`make_plan` of the project at `source` (its bundles and migrations), in this process."""
+    from chittyos_edge.plan import make_plan
+    from chittyos_edge.project import Project
+
+    project = Project.at(source)
+    return lambda stack, file_config=None: make_plan(stack, file_config=file_config, project=project)
+
+
 def write_project(out: Path, config: dict[str, Any], source: Path) -> Path:
-    """A project folder holding the grown stack file, linked to the source project's files."""
+    """A project folder holding the grown stack file, beside the source project's other files."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "Pulumi.yaml").write_text((source / "Pulumi.yaml").read_text())
+    # The project file and the other stacks as they are: checks of one stack read the others.
+    for other in source.glob("Pulumi*.yaml"):
+        if other.name != f"Pulumi.{STACK}.yaml":
+            (out / other.name).write_text(other.read_text())
     text = yaml.dump({"config": config}, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
                      sort_keys=False, width=200)
     (out / f"Pulumi.{STACK}.yaml").write_text(f"# Synthetic stack from bench/synthetic_stack.py: not deployed.\n{text}")
@@ -192,16 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=int, required=True, help="grow the production stack to about N resources")
     parser.add_argument("--out", type=Path, required=True, help="project folder to write")
-    parser.add_argument("--project-dir", type=Path, default=None,
+    parser.add_argument("-C", "--cwd", type=Path, default=None, metavar="DIR",
                         help="project whose production stack is grown (default: the one you stand in)")
     args = parser.parse_args(argv)
-    source = args.project_dir.resolve() if args.project_dir else find_project(Path.cwd())
-    from chittyos_edge.plan import make_plan
-
-    config = read_config(source)
-    base, per_tenant = calibrate(config, make_plan)
+    source = args.cwd.resolve() if args.cwd else find_project(Path.cwd())
+    base, per_tenant = calibrate(read_config(source), planner(source))
     tenants = tenants_for(args.resources, base, per_tenant)
-    path = write_project(args.out, grow(config, tenants), source)
+    path = write_project(args.out, grow(read_config(source), tenants), source)
     print(f"{path}: {tenants} tenants of about {per_tenant:g} resources on {base}: "
           f"about {base + round(tenants * per_tenant)} resources")
     return 0
