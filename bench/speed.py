@@ -72,10 +72,9 @@ def median(runs: int, command: list[str], cwd: Path, expect: tuple[int, ...] = (
 
 
 def grown_project(source: Path, size: int, base: int, per_tenant: float, folder: Path) -> Path:
-    config = synthetic_stack.read_config(source)
+    tenants = synthetic_stack.tenants_for(size, base, per_tenant)
     out = folder / f"stack-{size}"
-    synthetic_stack.write_project(out, synthetic_stack.grow(config, synthetic_stack.tenants_for(size, base, per_tenant)),
-                                  source)
+    synthetic_stack.write_project(out, synthetic_stack.grow(synthetic_stack.read_config(source), tenants), source)
     return out
 
 

@@ -85,6 +85,12 @@ class DecodeOnce:
     def _props(self, properties: Any) -> Any:
         return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(properties)))
 
+    def _reporter(self, policy: Any, level: Any, response: Any) -> Any:
+        """The library's report callback for a policy (remediate reports as mandatory, as there)."""
+        if level == EnforcementLevel.REMEDIATE:
+            level = EnforcementLevel.MANDATORY
+        return self._create_report_violation(response, policy.name, policy.description, level, policy.severity)
+
     def _run(self, policy: Any, args: Any, report: Any, response: Any) -> None:
         """One policy's validate, with the library's handling of async, unknown and not-applicable."""
         try:
@@ -117,10 +123,7 @@ class DecodeOnce:
                 response.not_applicable.append(proto.PolicyNotApplicable(
                     policy_name=policy.name, reason="Policy does not implement validate"))
                 continue
-            if level == EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            report = self._create_report_violation(response, policy.name, policy.description, level,
-                                                   policy.severity)
+            report = self._reporter(policy, level, response)
             if decoded is None:
                 decoded = (self._props(request.properties), self._get_resource_options(request),
                            self._get_provider_resource(request))
@@ -153,13 +156,11 @@ class DecodeOnce:
             level = self._get_enforcement_level(policy)
             if level == EnforcementLevel.DISABLED or not isinstance(policy, StackValidationPolicy):
                 continue
-            if level == EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            report = self._create_report_violation(response, policy.name, policy.description, level,
-                                                   policy.severity)
+            report = self._reporter(policy, level, response)
             if resources is None:
                 resources = self._stack_resources(request)
             # A list of its own per policy: the resources are shared, their order is not.
-            args = StackValidationArgs(list(resources), self._get_policy_config(policy.name), self._private("stack_tags"))
+            args = StackValidationArgs(list(resources), self._get_policy_config(policy.name),
+                                       self._private("stack_tags"))
             self._run(policy, args, report, response)
         return response
