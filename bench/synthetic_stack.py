@@ -11,10 +11,11 @@ the zone and health-checked, the service-down alert covers the new checks, and t
 Enterprise plan, whose limits hold that many checks and rules. Tenants are numbered, so two runs
 write the same stack.
 
-`--out DIR` writes a project folder (the grown Pulumi.production.yaml, the source project's other
-Pulumi*.yaml files, and links to its workers/, migrations/, policies/ and docs/) that `chittyos-edge -C DIR`
-plans and gates. The tenant count for `--resources N` is worked out by planning the stack with
-zero and one tenant (each tenant's resource count comes from the components, not from here).
+`--out DIR` writes a project folder that `chittyos-edge -C DIR` plans and gates: the grown
+Pulumi.production.yaml, the source project's other Pulumi*.yaml files, and links to its workers/,
+migrations/, policies/ and docs/. The tenant count for `--resources N` is worked out by planning
+the stack with no tenant and with five (what a tenant adds comes from the components, not from
+here).
 
 `synthetic_plan(plan, resources)` grows a plan *document* the same way without planning it: it
 copies the tenant records of a small planned stack with fresh names and ids, which is how a
@@ -27,7 +28,6 @@ import argparse
 import copy
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +37,6 @@ import yaml
 PREFIX = "chittyos-edge:"
 STACK = "production"
 TENANT = "bench-t{:04d}"  # every name a tenant adds starts with this
-TENANT_RE = re.compile(r"bench-t(\d{4})")
 BUNDLE = "workers/project-awareness/worker.mjs"
 LINKED = ("workers", "migrations", "policies", "docs")
 DB_EVERY = 5  # every fifth tenant also gets a D1 database
@@ -56,7 +55,10 @@ def find_project(start: Path) -> Path:
 
 
 def read_config(project: Path, stack: str = STACK) -> dict[str, Any]:
-    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """A stack file's `config:` mapping, read by the project's own (strict) loader."""
+    from chittyos_edge.config.stack_file import load_stack_file
+
+    return copy.deepcopy(load_stack_file(project / f"Pulumi.{stack}.yaml").config)
 
 
 def _section(config: dict[str, Any], key: str, default: Any) -> Any:
@@ -151,7 +153,8 @@ def write_project(out: Path, config: dict[str, Any], source: Path) -> Path:
             (out / other.name).write_text(other.read_text())
     text = yaml.dump({"config": config}, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
                      sort_keys=False, width=200)
-    (out / f"Pulumi.{STACK}.yaml").write_text(f"# Synthetic stack from bench/synthetic_stack.py: not deployed.\n{text}")
+    header = "# Synthetic stack from bench/synthetic_stack.py: not deployed.\n"
+    (out / f"Pulumi.{STACK}.yaml").write_text(header + text)
     for name in LINKED:
         link = out / name
         if not link.exists() and (source / name).exists():
