@@ -176,6 +176,16 @@ def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: An
         for binding, class_name in host.classes.items()
     }
 
+    # The Durable Object host also binds its KV fallback and snapshot bucket to this script: they
+    # are bindings of the Worker like any other, so readers (wrangler sections, dev, backups) get them.
+    kv = dict(bindings.kv)
+    r2 = dict(bindings.r2)
+    for host in settings.durable_objects.values():
+        if host.host_service == key and host.kv_fallback:
+            kv[host.kv_fallback_binding] = host.kv_fallback
+        if host.host_service == key and host.snapshots:
+            r2[host.snapshots.binding] = host.snapshots.bucket
+
     def by_binding(values: dict[str, Any]):
         # Output.all() of nothing resolves to [], not {}.
         return pulumi.Output.all(**values) if values else {}
@@ -186,8 +196,8 @@ def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: An
         compatibilityDate=config.compatibility_date,
         compatibilityFlags=list(config.compatibility_flags),
         vars=dict(config.vars),
-        kvNamespaces=by_binding({b: stores.kv_namespaces[k].id for b, k in bindings.kv.items()}),
-        r2Buckets=by_binding({b: storage.buckets[k].name for b, k in bindings.r2.items()}),
+        kvNamespaces=by_binding({b: stores.kv_namespaces[k].id for b, k in kv.items()}),
+        r2Buckets=by_binding({b: storage.buckets[k].name for b, k in r2.items()}),
         d1Databases=by_binding({
             b: pulumi.Output.all(id=storage.databases[k].uuid, name=storage.databases[k].name)
             for b, k in bindings.d1.items()}),

@@ -205,7 +205,11 @@ def test_wrangler_accepts_the_production_sections(tmp_path, capsys, production, 
                                                                    parsed.get("d1_databases", [])}
         assert ids and not ids & staging_ids, "a production section names a staging id"
     connect = tomllib.loads((out_dir / "chittyconnect.production.wrangler.toml").read_text())["env"]["production"]
-    assert {n["id"] for n in connect["kv_namespaces"]} == {
+    kv_ids = {n["binding"]: n["id"] for n in connect["kv_namespaces"]}
+    assert {kv_ids[b] for b in ("IDEMP_KV", "TOKEN_KV", "API_KEYS", "RATE_LIMIT")} == {
         "ea43bc974b894701a069e4804be765ba", "d8051882226b470ba10035b30447a8b7",
         "3a29a9de28c84b7e8b87070cbf006415", "1ab2c1114f5c4e248b8eba157615a125"}
+    assert set(kv_ids) == {"IDEMP_KV", "TOKEN_KV", "API_KEYS", "RATE_LIMIT", "SESSION_FALLBACK_KV"}, \
+        "the Durable Object host's KV fallback is a binding of the script too"
+    assert {b["binding"] for b in connect["r2_buckets"]} == {"DOCUMENT_STORAGE", "SESSION_SNAPSHOTS"}
     assert connect["d1_databases"][0]["database_id"] == "39f76706-5d67-401f-b1bf-9a212de4da0b"

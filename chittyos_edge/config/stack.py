@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 from .base import CloudflareId, ConfigModel, Environment
 from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig, edge_problems
 from .services import DurableObjectHost, WorkerService
-from .storage import D1Database, KvNamespace, Queue, R2Bucket
+from .storage import Backups, D1Database, KvNamespace, Queue, R2Bucket
 
 
 class Account(ConfigModel):
@@ -41,6 +41,7 @@ class StackConfig(ConfigModel):
         None, description="Zone-wide singletons (zone settings, ruleset phase entry points, DNSSEC): production only.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
+    backups: Backups | None = Field(None, description="The bucket `chittyos-edge backup` writes to.")
 
     @property
     def is_production(self) -> bool:
@@ -63,6 +64,7 @@ class StackConfig(ConfigModel):
         problems: list[str] = []
         problems += self._check_references()
         problems += self._check_environment_rules()
+        problems += self._check_backups()
         if not problems:
             # Monitoring rules build on valid hostnames: checked once those are right, so that one
             # mistake (e.g. a wrong custom domain) reads as one line, not three.
@@ -104,6 +106,28 @@ class StackConfig(ConfigModel):
         repeated = sorted({h for h in hosted if hosted.count(h) > 1})
         if repeated:
             problems.append(f"services {repeated} host more than one durableObjects entry; merge them into one")
+        return problems
+
+    def _check_backups(self) -> list[str]:
+        if self.backups is None:
+            return []
+        key = self.backups.bucket
+        bucket = self.r2_buckets.get(key)
+        if bucket is None:
+            return [f"backups.bucket refers to r2Buckets {key!r}, which is not declared "
+                    f"(declared: {sorted(self.r2_buckets) or 'none'})"]
+        problems = []
+        if not any(rule.delete_after_days for rule in bucket.lifecycle):
+            problems.append(f"r2Buckets.{key} holds the backups: give it a lifecycle rule with deleteAfterDays "
+                            "(the retention), or old backups are kept and billed forever")
+        # Only the backup job writes backups: a Worker bound to the bucket could overwrite or delete them.
+        bound = [f"services.{name}.bindings.r2.{binding}" for name, service in self.services.items()
+                 for binding, bucket_key in service.bindings.r2.items() if bucket_key == key]
+        bound += [f"durableObjects.{name}.snapshots.bucket" for name, host in self.durable_objects.items()
+                  if host.snapshots and host.snapshots.bucket == key]
+        if bound:
+            problems.append(f"r2Buckets.{key} holds the backups and must be bound to no Worker; remove "
+                            f"{', '.join(bound)}")
         return problems
 
     def _check_environment_rules(self) -> list[str]:
