@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_outputs(commands)
 
+    # -- dev, smoke, backup and restore commands (register here) --
+    from .ops import register as register_ops
+
+    register_ops(commands)
+
     return parser
 
 
