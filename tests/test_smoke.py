@@ -218,3 +218,15 @@ def test_dev_print_config_is_the_generated_wrangler_config(staging, capsys):
 def test_dev_refuses_an_unknown_service(capsys):
     assert cli.main(["dev", "--stack", "staging", "--service", "nope", "--print-config"]) == 2
     assert "--service 'nope' is not a service of the staging stack" in capsys.readouterr().err
+
+
+def test_dev_writes_durable_object_migrations_in_wrangler_keys():
+    from chittyos_edge.config.services import DurableObjectHost
+    from chittyos_edge.ops.stack import migration_steps
+
+    host = DurableObjectHost.model_validate({
+        "hostService": "x", "classes": {"B": "New"},
+        "migrations": [{"tag": "v1", "newSqliteClasses": ["Old"]},
+                       {"tag": "v2", "renamedClasses": {"Old": "New"}}]})
+    assert migration_steps(host) == [{"tag": "v1", "new_sqlite_classes": ["Old"]},
+                                     {"tag": "v2", "renamed_classes": [{"from": "Old", "to": "New"}]}]

@@ -71,18 +71,15 @@ def load(stack: str, args: argparse.Namespace | None = None) -> StackView:
 
 
 def migration_steps(host) -> list[dict[str, Any]]:
-    """A Durable Object host's migration history in wrangler's `migrations` keys."""
+    """A Durable Object host's migration history in wrangler's `migrations` keys: the provider's step
+    (what `pulumi up` uploads) with its tag, and `from` where the Python SDK says `from_`."""
+    from components.durable_objects import step_input
+
     steps = []
     for step in host.migrations:
-        entry: dict[str, Any] = {"tag": step.tag}
-        if step.new_sqlite_classes:
-            entry["new_sqlite_classes"] = list(step.new_sqlite_classes)
-        if step.new_classes:
-            entry["new_classes"] = list(step.new_classes)
-        if step.renamed_classes:
-            entry["renamed_classes"] = [{"from": old, "to": new} for old, new in step.renamed_classes.items()]
-        if step.deleted_classes:
-            entry["deleted_classes"] = list(step.deleted_classes)
+        entry: dict[str, Any] = {"tag": step.tag, **step_input(step)}
+        if "renamed_classes" in entry:
+            entry["renamed_classes"] = [{"from": r["from_"], "to": r["to"]} for r in entry["renamed_classes"]]
         steps.append(entry)
     return steps
 
