@@ -8,13 +8,12 @@ and the fix.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import PROJECT, d1_migrations, naming
 from .config import ConfigError, StackConfig
+from .project import Project
 
 
-def check_deployable(settings: StackConfig, project_root: Path, source: str) -> None:
+def check_deployable(settings: StackConfig, project: Project, source: str) -> None:
     """Raise ConfigError listing every problem; return quietly when the stack can be built."""
     problems: list[str] = []
     env = settings.environment
@@ -36,16 +35,16 @@ def check_deployable(settings: StackConfig, project_root: Path, source: str) -> 
         name_ok(f"d1Databases.{key}", lambda key=key: naming.database_name(key, env))
         if database.migrations:
             try:
-                d1_migrations.load_directory(project_root / database.migrations.directory)
+                d1_migrations.load_directory(project.path(database.migrations.directory))
             except d1_migrations.MigrationError as error:
                 problems.append(f"{prefix}d1Databases.{key}.migrations.directory: {error}")
 
     hosts = {host.host_service: (key, host) for key, host in settings.durable_objects.items()}
     for key, service in settings.services.items():
         name_ok(f"services.{key}.scriptName", lambda service=service: naming.script_name(service.script_name, env))
-        bundle = project_root / service.bundle
+        bundle = project.path(service.bundle)
         if not bundle.is_file():
-            problems.append(f"{prefix}services.{key}.bundle: {service.bundle} does not exist under {project_root}; "
+            problems.append(f"{prefix}services.{key}.bundle: {service.bundle} does not exist under {project.root}; "
                             "build the bundle there or point bundle at an existing file "
                             "(the repo ships workers/<service>/worker.mjs)")
         for binding, base in service.bindings.analytics_engine.items():

@@ -36,7 +36,8 @@ def plan_outputs(monkeypatch, staging):
     """The commands read the session's staging plan instead of planning again."""
     from chittyos_edge.outputs import sources
 
-    monkeypatch.setattr(sources, "from_plan", lambda stack: stack_view(staging).outputs)
+    monkeypatch.setattr(sources, "from_plan", lambda stack, project=None: stack_view(staging).outputs)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     return stack_view(staging)
 
 

@@ -140,7 +140,7 @@ def test_by_default_smoke_targets_every_hostname_of_the_outputs(monkeypatch, pro
     from chittyos_edge.outputs import sources
 
     seen = []
-    monkeypatch.setattr(sources, "from_plan", lambda stack: stack_view(production).outputs)
+    monkeypatch.setattr(sources, "from_plan", lambda stack, project=None: stack_view(production).outputs)
     monkeypatch.setattr(smoke, "run_all", lambda targets, **_: seen.extend(targets) or [])
     assert cli.main(["smoke", "--stack", "production"]) == 0
     assert {(t.service, t.base) for t in seen} == {

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import tarfile
 import tempfile
 import time
@@ -24,11 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import STACKS, naming
+from .. import naming
 from ..errors import EXIT_OK, UsageError
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack
 from . import wrangler
 from .stack import StackView, add_source_arguments, default_state_dir, load
 
+BACKEND_ENV = "PULUMI_BACKEND_URL"
 ARCHIVE_FORMAT = 1
 PREFIX = "backups"
 LATEST = f"{PREFIX}/latest.json"
@@ -65,8 +68,18 @@ def register(commands) -> None:
                 " D1 restores into an empty database (or --replace its tables); KV keys are written over, keys "
                 "that are not in the backup stay. For a D1 point in the last 30 days use Time Travel instead "
                 "(`wrangler d1 time-travel restore`, see the README)." if restore else
-                " Exit 0 when the archive is uploaded, 2 on bad input or a failed wrangler command."))
-        parser.add_argument("--stack", required=True, choices=STACKS)
+                " Exit 0 when the archive is uploaded, 2 on bad input or a failed wrangler command."),
+            formatter_class=HELP_FORMATTER,
+            epilog=epilog(
+                ["chittyos-edge restore -s production --remote --backend \"$PULUMI_BACKEND_URL\" --yes",
+                 "chittyos-edge restore -s production --remote --store d1:chittyconnect --replace "
+                 "--backup backups/20261126T032300Z.tar.gz --yes",
+                 "chittyos-edge restore -s staging --local"] if restore else
+                ["chittyos-edge backup -s production --remote --backend \"$PULUMI_BACKEND_URL\"",
+                 "chittyos-edge backup -s production --remote --store d1:chittyconnect   # before a risky migration",
+                 "chittyos-edge backup -s staging --local --dry-run"],
+                ["0  done", "2  usage or config error, a refused restore, or a failed wrangler command"]))
+        add_stack(parser, repeatable=False, what=f"the stack to {name}")
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--local", action="store_true",
                            help="the local stores of `chittyos-edge dev` (workerd), ids from the offline plan")
@@ -153,11 +166,13 @@ class Wrangler:
 
 
 def _check_where(args: argparse.Namespace) -> None:
+    if args.remote and not (args.backend or args.stdin) and os.environ.get(BACKEND_ENV):
+        args.backend = os.environ[BACKEND_ENV]  # as `pulumi login` and `outputs` read it
     if args.local and (args.backend or args.stdin):
         raise UsageError("--backend and --stdin read the deployed stack's ids, for --remote; --local uses the plan's")
     if args.remote and not (args.backend or args.stdin):
-        raise UsageError("--remote needs the deployed stack's ids: add --backend '<state bucket URL>' or pipe "
-                         "`pulumi stack output --json` into --stdin")
+        raise UsageError(f"--remote needs the deployed stack's ids: add --backend '<state bucket URL>' (or set "
+                         f"{BACKEND_ENV}), or pipe `pulumi stack output --json` into --stdin")
     if args.remote and args.state_dir:
         raise UsageError("--state-dir is for --local")
 
@@ -215,8 +230,9 @@ def _export(w: Wrangler, store: Store, out: Path, local: bool) -> tuple[bytes, i
 
 
 def _backup_command(args: argparse.Namespace) -> int:
+    args.stack = one_stack(args, args.project)
     _check_where(args)
-    view = load(args.stack, args)
+    view = load(args.stack, args.project, args)
     stores = _select(stores_of(view), args.store)
     bucket = bucket_of(view)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -268,11 +284,12 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 # ---- restore ------------------------------------------------------------------------------------------
 
 def _restore_command(args: argparse.Namespace) -> int:
+    args.stack = one_stack(args, args.project)
     if args.remote and not args.yes:
         raise UsageError(f"a --remote restore writes into the {args.stack} stack's live databases and namespaces; "
                          "add --yes to confirm")
     _check_where(args)
-    view = load(args.stack, args)
+    view = load(args.stack, args.project, args)
     stores = _select(stores_of(view), args.store)
     bucket = bucket_of(view)
     with tempfile.TemporaryDirectory(prefix="chittyos-restore-") as tmp:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import STACKS
 from ..errors import EXIT_OK, UsageError
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack
 from . import wrangler
 from .stack import StackView, default_state_dir, load, worker_config
 from .wrangler import local_persistence
@@ -29,8 +29,14 @@ def register(commands) -> None:
                     "`wrangler dev --local` on loopback. Every store is local (under --state-dir, shared by the "
                     "stack's services and by `backup --local`); no Cloudflare account is touched. Workers AI has no "
                     "local runtime: its binding is absent. Secrets come from environment variables of the same name, "
-                    f"else the value {PLACEHOLDER!r}.")
-    parser.add_argument("--stack", required=True, choices=STACKS)
+                    f"else the value {PLACEHOLDER!r}.",
+        formatter_class=HELP_FORMATTER,
+        epilog=epilog(
+            ["chittyos-edge dev -s staging --service project-awareness          # http://127.0.0.1:8787",
+             "chittyos-edge dev -s staging --service chittyconnect --port 8788",
+             "chittyos-edge dev -s production --service chittyconnect --print-config"],
+            ["wrangler's own exit status once it stops", "2  usage or config error, or a failed D1 migration"]))
+    add_stack(parser, repeatable=False, what="the stack whose service to run")
     parser.add_argument("--service", required=True, metavar="KEY", help="the service's key in the stack config")
     parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback)")
     parser.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787)")
@@ -47,14 +53,14 @@ def _dev_command(args: argparse.Namespace) -> int:
     for flag, port in (("--port", args.port), ("--inspector-port", args.inspector_port or 1)):
         if not 0 < port < 65536:
             raise UsageError(f"{flag} {port}: use a port between 1 and 65535")
-    view = load(args.stack)
+    view = load(one_stack(args, args.project), args.project)
     if args.print_config:
         sys.stdout.write(json.dumps(worker_config(view, args.service), indent=2) + "\n")
         return EXIT_OK
     state = Path(args.state_dir).resolve() if args.state_dir else default_state_dir(view)
     command, workdir = prepare(view, args.service, state, ip=args.ip, port=args.port,
                                inspector_port=args.inspector_port)
-    print(f"chittyos-edge: {args.service} of {args.stack} on http://{args.ip}:{args.port} "
+    print(f"chittyos-edge: {args.service} of {view.stack} on http://{args.ip}:{args.port} "
           f"(stores in {state})", file=sys.stderr, flush=True)
     process = subprocess.Popen(command, cwd=workdir, env=wrangler.environment(non_interactive=False),
                                stdin=subprocess.DEVNULL)

@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-from .. import STACKS
 from ..config.services import SmokeCheck
 from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack
 
 # The report's thresholds: suggestions answer within 200 ms; the WebSocket test waits 30 s.
 SUGGESTIONS_LATENCY_MS = 200
@@ -56,8 +56,14 @@ def register(commands) -> None:
                     f"suggestions 200 within {SUGGESTIONS_LATENCY_MS} ms, session registration and sync 200, and /ws "
                     "upgrades to a WebSocket. Each service runs the checks its `smoke` list names, against --url or, "
                     "by default, against every hostname of the stack's outputs (a route's path prefix included). "
-                    "Exit 0 when all pass, 1 when one fails, 2 on bad input.")
-    parser.add_argument("--stack", required=True, choices=STACKS)
+                    "Exit 0 when all pass, 1 when one fails, 2 on bad input.",
+        formatter_class=HELP_FORMATTER,
+        epilog=epilog(
+            ["chittyos-edge smoke -s staging                                   # every hostname of the stack",
+             "chittyos-edge smoke -s staging --service project-awareness --url http://127.0.0.1:8787",
+             "pulumi stack output --json -s production | chittyos-edge smoke -s production --stdin --retry-for 180"],
+            ["0  every check passed", "1  a check failed", "2  usage or config error"]))
+    add_stack(parser, repeatable=False, what="the stack to test")
     parser.add_argument("--service", action="append", metavar="KEY",
                         help="only this service (repeatable; default: every service of the stack)")
     parser.add_argument("--url", help="test this base URL (http[s]://host[:port][/prefix]) instead of the hostnames; "
@@ -74,6 +80,7 @@ def register(commands) -> None:
 
 
 def _smoke_command(args: argparse.Namespace) -> int:
+    args.stack = one_stack(args, args.project)
     if args.latency_ms < 0 or args.timeout <= 0 or args.retry_for < 0:
         raise UsageError("--latency-ms and --retry-for must be >= 0 and --timeout > 0")
     targets = _targets(args)
@@ -103,14 +110,14 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"--url {args.url!r}: give a base URL such as https://project-awareness-staging.chitty.cc "
                              "or http://127.0.0.1:8787")
-        settings = settings_of(args.stack)
+        settings = settings_of(args.stack, args.project)
         keys = args.service or (list(settings.services) if len(settings.services) == 1 else None)
         if not keys or len(keys) != 1:
             raise UsageError(f"--url tests one service: add --service, one of {', '.join(sorted(settings.services))}")
         key = _known(keys[0], settings.services, args.stack)
         config = settings.services[key]
         return [Target(key, args.url.rstrip("/"), tuple(config.smoke), config.health_path)]
-    view = load(args.stack, args)
+    view = load(args.stack, args.project, args)
     keys = args.service or list(view.settings.services)
     targets = []
     for key in keys:

@@ -12,6 +12,7 @@ from .. import PROJECT
 from ..config import StackConfig, parse_stack_config
 from ..errors import UsageError
 from ..outputs_contract import ServiceOutputs, StackOutputs
+from ..project import Project
 
 
 @dataclass(frozen=True)
@@ -40,22 +41,21 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the deployed stack's outputs from `pulumi stack output --json --stack S` on stdin")
 
 
-def settings_of(stack: str) -> StackConfig:
+def settings_of(stack: str, project: Project) -> StackConfig:
     """The stack file's typed config (ConfigError, exit 2, on bad input)."""
     from ..plan.runtime import read_stack_file
 
     prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in read_stack_file(stack).items() if k.startswith(prefix)}
-    return parse_stack_config(raw, f"Pulumi.{stack}.yaml", stack)
+    raw = {k[len(prefix):]: v for k, v in read_stack_file(stack, project).items() if k.startswith(prefix)}
+    return parse_stack_config(raw, project.stack_file(stack).name, stack)
 
 
-def load(stack: str, args: argparse.Namespace | None = None) -> StackView:
+def load(stack: str, project: Project, args: argparse.Namespace | None = None) -> StackView:
     """The stack's typed config, and its outputs from --backend, --stdin or (default) the offline plan."""
     from ..outputs import sources
     from ..outputs.errors import OutputsError
-    from ..plan.runtime import stack_dir
 
-    settings = settings_of(stack)
+    settings = settings_of(stack, project)
     try:
         if args is not None and getattr(args, "backend", None):
             outputs, source = sources.from_backend(args.backend, stack=stack), "the state backend"
@@ -64,10 +64,10 @@ def load(stack: str, args: argparse.Namespace | None = None) -> StackView:
 
             outputs, source = sources.from_json_text(sys.stdin.read(), stack=stack), "`pulumi stack output`"
         else:
-            outputs, source = sources.from_plan(stack), "the offline plan"
+            outputs, source = sources.from_plan(stack, project), "the offline plan"
     except OutputsError as error:
         raise UsageError(str(error)) from None
-    return StackView(stack, stack_dir(), settings, outputs, source)
+    return StackView(stack, project.root, settings, outputs, source)
 
 
 def migration_steps(host) -> list[dict[str, Any]]:
