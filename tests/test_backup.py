@@ -217,3 +217,10 @@ def test_a_d1_restore_refuses_a_database_with_tables_unless_replace():
         backup._d1_restore_sql(_Tables(["documents", "t"]), store, dump, replace=False)
     replaced = backup._d1_restore_sql(_Tables(["documents", "t"]), store, dump, replace=True).decode()
     assert replaced.index('DROP TABLE IF EXISTS "documents";') < replaced.index("CREATE TABLE t(a);")
+
+
+def test_wrangler_json_is_found_after_a_banner_and_before_a_trailer():
+    out = 'Resource location: local\n[WARNING] something\n[\n  {"name": "k"}\n]\n\nSuccess!\n'
+    assert wrangler.json_output(out, "listing") == [{"name": "k"}]
+    with pytest.raises(cli.UsageError, match="listing: wrangler printed no JSON"):
+        wrangler.json_output("✘ [ERROR] no such namespace\n", "listing")

@@ -68,12 +68,13 @@ def error_line(output: str) -> str:
 
 
 def json_output(text: str, what: str) -> Any:
-    """The JSON document in a wrangler command's stdout (some print a trailing 'Success!')."""
-    start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
-    if start < 0:
-        raise UsageError(f"{what}: wrangler printed no JSON: {error_line(text)}")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[start:])
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{what}: wrangler printed malformed JSON ({error.msg})") from None
-    return value
+    """The JSON document in a wrangler command's stdout (some print a banner before it, or a trailing
+    'Success!'): the first '[' or '{' from which a whole document decodes."""
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(text):
+        if char in "[{":
+            try:
+                return decoder.raw_decode(text[index:])[0]
+            except json.JSONDecodeError:
+                continue
+    raise UsageError(f"{what}: wrangler printed no JSON: {error_line(text)}")
