@@ -156,6 +156,7 @@ def test_by_default_smoke_targets_every_hostname_of_the_outputs(monkeypatch, pro
     (["--url", "ftp://x", "--service", "chittyconnect"], "give a base URL"),
     (["--service", "nope"], "--service 'nope' is not a service of the staging stack"),
     (["--latency-ms", "-1"], "--latency-ms and --retry-for must be >= 0"),
+    (["--url", "http://127.0.0.1:1", "--service", "chittyconnect", "--stdin"], "--url replaces the hostnames"),
 ])
 def test_bad_smoke_input_is_a_usage_error(capsys, args, message):
     code, _, err = _smoke(capsys, "--stack", "staging", *args)

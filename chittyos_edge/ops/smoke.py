@@ -110,6 +110,8 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"--url {args.url!r}: give a base URL such as https://project-awareness-staging.chitty.cc "
                              "or http://127.0.0.1:8787")
+        if args.backend or args.stdin:
+            raise UsageError("--url replaces the hostnames of the outputs: drop --backend/--stdin, or drop --url")
         settings = settings_of(args.stack, args.project)
         keys = args.service or (list(settings.services) if len(settings.services) == 1 else None)
         if not keys or len(keys) != 1:
