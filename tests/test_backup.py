@@ -14,11 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
 from chittyos_edge import cli
 from chittyos_edge.ops import backup, wrangler
 from chittyos_edge.ops.dev import prepare
-from tests.conftest import config_problems, resource, stack_file_config, stack_view
+from tests.conftest import PROJECT, config_problems, resource, stack_file_config, stack_view
 
 BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
 SCRIPT = "cloudflare:index/workersScript:WorkersScript"
@@ -146,15 +147,22 @@ def test_the_backup_bucket_config_is_checked(mutate, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["backup", "--stack", "production", "--remote", "--dry-run"], "--remote needs the deployed stack's ids"),
+    (["-C", "{bare}", "backup", "--stack", "production", "--remote", "--dry-run"],
+     "--remote needs the deployed stack's ids"),
     (["backup", "--stack", "staging", "--local", "--backend", "s3://x?endpoint=http://127.0.0.1:1"],
      "--backend and --stdin read the deployed stack's ids, for --remote"),
     (["restore", "--stack", "production", "--remote", "--backend", "s3://x"], "add --yes to confirm"),
     (["backup", "--stack", "staging", "--local", "--dry-run", "--store", "kv:nope"],
      "--store kv:nope: not a store of the stack"),
 ])
-def test_bad_backup_input_is_a_usage_error(plan_outputs, capsys, args, message):
-    assert cli.main(args) == 2
+def test_bad_backup_input_is_a_usage_error(plan_outputs, capsys, tmp_path, args, message):
+    # {bare}: this project without backend.url in its Pulumi.yaml (stack files only)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "Pulumi.yaml").write_text("name: chittyos-edge\nruntime: python\n")
+    for stack in ("staging", "production"):
+        shutil.copy(PROJECT.stack_file(stack), bare)
+    assert cli.main([a.replace("{bare}", str(bare)) for a in args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -224,3 +232,13 @@ def test_wrangler_json_is_found_after_a_banner_and_before_a_trailer():
     assert wrangler.json_output(out, "listing") == [{"name": "k"}]
     with pytest.raises(cli.UsageError, match="listing: wrangler printed no JSON"):
         wrangler.json_output("✘ [ERROR] no such namespace\n", "listing")
+
+
+def test_remote_backups_read_the_ids_from_the_projects_backend_by_default(plan_outputs, monkeypatch, capsys):
+    from chittyos_edge.outputs import sources
+
+    seen = []
+    monkeypatch.setattr(sources, "from_backend", lambda url, stack: seen.append(url) or plan_outputs.outputs)
+    assert cli.main(["backup", "--stack", "staging", "--remote", "--dry-run"]) == 0
+    assert seen == [yaml.safe_load((PROJECT.root / "Pulumi.yaml").read_text())["backend"]["url"]]
+    assert "(remote, ids from the state backend)" in capsys.readouterr().out

