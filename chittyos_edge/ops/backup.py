@@ -71,11 +71,11 @@ def register(commands) -> None:
                 " Exit 0 when the archive is uploaded, 2 on bad input or a failed wrangler command."),
             formatter_class=HELP_FORMATTER,
             epilog=epilog(
-                ["chittyos-edge restore -s production --remote --backend \"$PULUMI_BACKEND_URL\" --yes",
+                ["chittyos-edge restore -s production --remote --yes                # the latest archive",
                  "chittyos-edge restore -s production --remote --store d1:chittyconnect --replace "
                  "--backup backups/20261126T032300Z.tar.gz --yes",
                  "chittyos-edge restore -s staging --local"] if restore else
-                ["chittyos-edge backup -s production --remote --backend \"$PULUMI_BACKEND_URL\"",
+                ["chittyos-edge backup -s production --remote      # ids from the state backend of Pulumi.yaml",
                  "chittyos-edge backup -s production --remote --store d1:chittyconnect   # before a risky migration",
                  "chittyos-edge backup -s staging --local --dry-run"],
                 ["0  done", "2  usage or config error, a refused restore, or a failed wrangler command"]))
