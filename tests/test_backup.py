@@ -219,11 +219,12 @@ class _Tables:
 
 def test_a_d1_restore_refuses_a_database_with_tables_unless_replace():
     store = backup.Store("d1", "chittyconnect", "chittyconnect-staging")
+    assert backup._d1_tables(_Tables(["documents", "t"]), store) == ["documents", "t"]
     dump = b"PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t(a);\n"
-    assert backup._d1_restore_sql(_Tables([]), store, dump, replace=False) == dump
+    assert backup._restore_sql(store, [], dump, replace=False) == dump
     with pytest.raises(cli.UsageError, match=r"chittyconnect-staging already has tables \(documents, t\); .*--replace"):
-        backup._d1_restore_sql(_Tables(["documents", "t"]), store, dump, replace=False)
-    replaced = backup._d1_restore_sql(_Tables(["documents", "t"]), store, dump, replace=True).decode()
+        backup._restore_sql(store, ["documents", "t"], dump, replace=False)
+    replaced = backup._restore_sql(store, ["documents", "t"], dump, replace=True).decode()
     assert replaced.index('DROP TABLE IF EXISTS "documents";') < replaced.index("CREATE TABLE t(a);")
 
 

@@ -304,9 +304,11 @@ def _restore_command(args: argparse.Namespace) -> int:
     view = load(args.stack, args.project, args)
     stores = _select(stores_of(view), args.store)
     bucket = bucket_of(view)
-    with tempfile.TemporaryDirectory(prefix="chittyos-restore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="chittyos-restore-") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
         scratch = Path(tmp)
         w = _wrangler_for(view, args, stores, scratch)
+        # The databases' tables are read while the archive downloads.
+        tables = {s.label: pool.submit(_d1_tables, w, s) for s in stores if s.kind == "d1"}
         object_key = args.backup
         if object_key == "latest":
             pointer = scratch / "latest.json"
@@ -323,13 +325,9 @@ def _restore_command(args: argparse.Namespace) -> int:
             raise UsageError(f"{object_key} holds no {', '.join(missing)}")
         chosen = [s for s in stores if (s.kind, s.key) in in_archive]
         # Every D1 database is checked before anything is written, so a refusal leaves all untouched.
-        databases = [s for s in chosen if s.kind == "d1"]
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            sql = dict(zip((s.label for s in databases),
-                           pool.map(lambda s: _d1_restore_sql(w, s, members[s.member], args.replace), databases)))
-            done = list(pool.map(lambda s: _restore_store(w, s, sql.get(s.label, members[s.member]), scratch),
-                                 chosen))
-        for line in done:
+        content = {s.label: _restore_sql(s, tables[s.label].result(), members[s.member], args.replace)
+                   if s.kind == "d1" else members[s.member] for s in chosen}
+        for line in pool.map(lambda s: _restore_store(w, s, content[s.label], scratch), chosen):
             print(line)
     print(f"restore of {args.stack} from r2://{bucket}/{object_key}: {len(chosen)} stores")
     return EXIT_OK
@@ -364,12 +362,16 @@ def _read_archive(path: Path, object_key: str, stack: str) -> tuple[dict, dict[s
     return manifest, members
 
 
-def _d1_restore_sql(w: Wrangler, store: Store, dump: bytes, replace: bool) -> bytes:
-    """The export, preceded by DROPs of the database's tables with --replace; refuses a database that
-    holds tables without it (the export's CREATE TABLE statements would fail half-way)."""
+def _d1_tables(w: Wrangler, store: Store) -> list[str]:
+    """The tables a D1 database holds now (D1's own `_cf_*` and SQLite's excepted)."""
     out = w.run("d1", "execute", store.name, "--command", _USER_TABLES, "--json",
                 what=f"reading the tables of D1 {store.name}")
-    tables = [row["name"] for result in wrangler.json_output(out, f"D1 {store.name}") for row in result["results"]]
+    return [row["name"] for result in wrangler.json_output(out, f"D1 {store.name}") for row in result["results"]]
+
+
+def _restore_sql(store: Store, tables: list[str], dump: bytes, replace: bool) -> bytes:
+    """The export, preceded by DROPs of the database's tables with --replace; refuses a database that
+    holds tables without it (the export's CREATE TABLE statements would fail half-way)."""
     if tables and not replace:
         raise UsageError(f"D1 {store.name} already has tables ({', '.join(tables)}); restore into it with --replace "
                          "(its tables are dropped first), or roll it back with D1 Time Travel (see README)")
