@@ -3,7 +3,8 @@
 `chittyos-edge gate` runs the CrossGuard pack in `policies/` over the offline plan (or a saved
 plan, or a `pulumi stack export`) through the same Analyzer protocol `pulumi preview
 --policy-pack policies` uses, without the Pulumi CLI, provider plugins or credentials.
-`chittyos-edge readiness` maps the readiness checklist (seed 002) to what enforces each item.
+`chittyos-edge readiness` maps the production readiness checklist to the rules that enforce each
+item, and says who checks the items no program can.
 """
 
 from __future__ import annotations
@@ -52,11 +53,30 @@ def _gate_command(args: argparse.Namespace) -> int:
 
 
 def _readiness_command(args: argparse.Namespace) -> int:
-    from .readiness import readiness_report
+    from .policy_config import PolicyConfigError
+    from .readiness import failing, readiness, render
 
-    text, _ = readiness_report(args.stack, fmt=args.format)
-    sys.stdout.write(text.rstrip("\n") + "\n")
-    return EXIT_OK
+    try:
+        rows = readiness(args.stack)
+    except PolicyConfigError as error:
+        raise _usage_error(str(error)) from None
+    sys.stdout.write(render(args.stack, rows, args.format).rstrip("\n") + "\n")
+    return EXIT_VIOLATIONS if failing(rows, args.fail_on) else EXIT_OK
+
+
+READINESS_EXAMPLES = """\
+statuses: FAIL (a mandatory finding), disabled (a rule is off for the stack), waived (a clause is
+waived in policies/config/<stack>.json, with its reason), advisory (a rule only warns), pass (every
+rule of the item is mandatory and passes), manual (people check it; the row says who).
+
+examples:
+  chittyos-edge readiness --stack production
+  chittyos-edge readiness --stack production --fail-on fail        # exit 1 if an item FAILs
+  chittyos-edge readiness --stack production --fail-on not-pass --format markdown >> "$GITHUB_STEP_SUMMARY"
+  chittyos-edge readiness --stack staging --format json | jq '.items[] | select(.status != "pass")'
+
+exit codes: 0 report printed (and nothing matched --fail-on), 1 an item matched --fail-on,
+2 usage or policy-config error."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -75,7 +95,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     gate.set_defaults(handler=_gate_command)
 
     readiness = commands.add_parser(
-        "readiness", help="the readiness checklist (seed 002): what enforces each item and its status in a stack")
+        "readiness", help="the production readiness checklist: each item's rules and status in a stack, or who "
+                          "checks it by hand",
+        description="Gate the stack's plan and list every item of the production readiness checklist with the "
+                    "rules that enforce it and its status, or who checks it by hand.",
+        epilog=READINESS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     readiness.add_argument("--stack", required=True, choices=STACKS)
-    readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                           help="output on stdout (default: table)")
+    readiness.add_argument("--fail-on", choices=("fail", "advisory", "waived", "not-pass"),
+                           help="exit 1 when an item has this status or a worse one: fail (FAIL), advisory (also "
+                                "advisory), waived (also waived), not-pass (any checkable item that is not pass)")
     readiness.set_defaults(handler=_readiness_command)
