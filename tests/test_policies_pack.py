@@ -122,16 +122,62 @@ def unlink(plan: Plan, type_suffix: str, prop: str, value: Any, where: Callable[
         record["propertyDependencies"].pop(prop, None)
 
 
-def is_alert(alert_type: str) -> Callable[[dict], bool]:
-    return lambda r: r["inputs"].get("alertType") == alert_type
-
-
 def remove(plan: Plan, type_suffix: str, where: Callable[[dict], bool] = lambda r: True) -> None:
     plan["resources"].remove(find(plan, type_suffix, where))
 
 
+def code(plan: Plan, fragment: str) -> dict:
+    """The inputs holding a Worker's code settings: its WorkersScript, or its (first) WorkerVersion."""
+    return find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion")) and fragment in r["name"])["inputs"]
+
+
+def worker(plan: Plan, fragment: str) -> dict:
+    """The record naming a Worker: its WorkersScript, or its v6 Worker."""
+    return find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "index/worker:Worker")) and fragment in r["name"])
+
+
+def workers_dev_on(plan: Plan, fragment: str) -> None:
+    subdomains = [r for r in plan["resources"] if r["type"].endswith("WorkersScriptSubdomain") and fragment in r["name"]]
+    if subdomains:
+        subdomains[0]["inputs"]["enabled"] = True
+    else:
+        worker(plan, fragment)["inputs"]["subdomain"] = {"enabled": True}
+
+
 def binding(plan: Plan, script: str, name: str) -> dict:
-    return next(b for b in inputs(plan, "WorkersScript", script)["bindings"] if b["name"] == name)
+    return next(b for b in code(plan, script)["bindings"] if b["name"] == name)
+
+
+def limit(plan: Plan, path: str, **changes: Any) -> None:
+    """Change every rate limit that names `path`, or declare one for it, with `changes`."""
+    named_here = [r for r in phase(plan, "http_ratelimit")["rules"] if f'"{path}"' in r["expression"]]
+    if not named_here:
+        named_here = [{"action": "block", "enabled": True, "ref": "test_limit",
+                       "expression": f'(http.request.uri.path eq "{path}")',
+                       "ratelimit": {"characteristics": ["cf.colo.id", "ip.src"], "period": 60, "requestsPerPeriod": 1}}]
+        phase(plan, "http_ratelimit")["rules"].append(named_here[0])
+    for rule in named_here:
+        rule.update({k: v for k, v in changes.items() if k != "ratelimit"})
+        rule["ratelimit"].update(changes.get("ratelimit", {}))
+
+
+def alert(plan: Plan, alert_type: str, fragment: str = "", **changes: Any) -> None:
+    """Change the alerts of a type (or named with `fragment`), or declare one, with `changes`; a change
+    of `mechanisms` drops the references the old ones made."""
+    matching = [r for r in plan["resources"] if r["type"].endswith("NotificationPolicy")
+                and (r["inputs"]["alertType"] == alert_type or (fragment and fragment in r["name"]))]
+    if not matching:
+        add(plan, "notificationPolicy:NotificationPolicy", f"test-{alert_type}",
+            {"alertType": alert_type, "name": f"test-{alert_type}", "enabled": True, "mechanisms": {}})
+        matching = [plan["resources"][-1]]
+    for record in matching:
+        record["inputs"].update(changes)
+        if "mechanisms" in changes:
+            record["propertyDependencies"].pop("mechanisms", None)
+
+
+def plain_secret(plan: Plan) -> None:
+    code(plan, "project-awareness")["bindings"].append({"type": "secret_text", "name": "X_TOKEN", "text": "abc"})
 
 
 def header_rule(plan: Plan) -> dict:
@@ -142,20 +188,10 @@ def ingress(plan: Plan) -> list[dict]:
     return inputs(plan, "ZeroTrustTunnelCloudflaredConfig")["config"]["ingresses"]
 
 
-def alerts_of(plan: Plan, alert_type: str) -> list[dict]:
-    return [r["inputs"] for r in plan["resources"] if r["type"].endswith("NotificationPolicy")
-            and r["inputs"]["alertType"] == alert_type]
-
-
 def each(items: list[dict], **changes: Any) -> None:
     assert items, "nothing to change"
     for item in items:
         item.update(changes)
-
-
-def drop_secret_mark(plan: Plan) -> None:
-    script = find(plan, "WorkersScript", named("chittyconnect"))
-    script["secretInputs"] = [p for p in script["secretInputs"] if not p.startswith("bindings[8]")]
 
 
 # ---- one forbidden change per rule ---------------------------------------------------------
@@ -188,49 +224,49 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-WAF-004", "session integrity rule removed", lambda p: phase(p, "http_request_firewall_custom").update(rules=[r for r in phase(p, "http_request_firewall_custom")["rules"] if "/sessions/" not in r["expression"]])),
     ("CF-WAF-005", "sync security only logs", lambda p: each([r for r in phase(p, "http_request_firewall_custom")["rules"] if "/api/projects/sync" in r["expression"]], action="log")),
     ("CF-RL-001", "auth limit raised to 100/min", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/api/auth/")], requestsPerPeriod=100, period=60)),
-    ("CF-RL-002", "suggestions limit only logs", lambda p: each(rules_on(p, "http_ratelimit", "/api/projects/suggestions"), action="log")),
-    ("CF-RL-003", "sessions limit removed", lambda p: phase(p, "http_ratelimit").update(rules=[r for r in phase(p, "http_ratelimit")["rules"] if r not in rules_on(p, "http_ratelimit", "/api/sessions/")])),
-    ("CF-RL-004", "WebSocket limit per 10 s", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/ws")], period=10)),
+    ("CF-RL-002", "a suggestions limit that only logs", lambda p: limit(p, "/api/projects/suggestions", action="log")),
+    ("CF-RL-003", "a sessions limit per colo only", lambda p: limit(p, "/api/sessions/", ratelimit={"characteristics": ["cf.colo.id"]})),
+    ("CF-RL-004", "a WebSocket limit of 25 per 10 s", lambda p: limit(p, "/ws", ratelimit={"period": 10, "requestsPerPeriod": 25})),
     ("CF-RL-005", "every /api/ limit only logs", lambda p: each(rules_on(p, "http_ratelimit", "/api/"), action="log")),
     ("CF-RL-006", "every /api/ limit at 1500/min", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/api/")], requestsPerPeriod=1500, period=60)),
     ("CF-CACHE-001", "sessions cached under a shared key", lambda p: phase(p, "http_request_cache_settings")["rules"].append({"action": "set_cache_settings", "actionParameters": {"cache": True}, "enabled": True, "expression": '(starts_with(http.request.uri.path, "/api/sessions/"))', "ref": "test_sessions"})),
-    ("CF-ENV-001", "a KV id of no stack", lambda p: binding(p, "chittyconnect", "SESSION_FALLBACK_KV").update(namespaceId="f" * 32)),
+    ("CF-ENV-001", "a KV id of no stack", lambda p: binding(p, "project-awareness", "SESSION_STORE").update(namespaceId="f" * 32)),
     ("CF-ENV-002", "a KV namespace without environment", lambda p: inputs(p, "WorkersKvNamespace", "chittyops-sessions").update(title="chittyops-sessions")),
     ("CF-ENV-002", "an adopted KV keeping a staging name", lambda p: find(p, "WorkersKvNamespace", lambda r: bool(r["importId"]))["inputs"].update(title="IDEMP_KV_staging")),
-    ("CF-ENV-004", "a custom domain served by staging's Worker", lambda p: inputs(p, "WorkersCustomDomain", "connect").update(service="chittyconnect-staging")),
-    ("CF-ENV-005", "a var pointing at staging", lambda p: binding(p, "chittyconnect", "CHITTYID_SERVICE_URL").update(text="https://id-staging.chitty.cc")),
-    ("CF-WRK-001", "no nodejs_compat", lambda p: inputs(p, "WorkersScript", "project-awareness").update(compatibilityFlags=[])),
-    ("CF-WRK-002", "Project Awareness at 50k CPU ms", lambda p: inputs(p, "WorkersScript", "project-awareness").update(limits={"cpuMs": 50000})),
-    ("CF-WRK-003", "workers.dev on", lambda p: inputs(p, "WorkersScriptSubdomain", "chittyconnect").update(enabled=True)),
-    ("CF-WRK-004", "observability off", lambda p: inputs(p, "WorkersScript", "chittyconnect")["observability"].update(enabled=False)),
+    ("CF-ENV-005", "a custom domain served by staging's Worker", lambda p: inputs(p, "WorkersCustomDomain", "connect").update(service="chittyconnect-staging")),
+    ("CF-ENV-006", "a var pointing at staging", lambda p: binding(p, "project-awareness", "CHITTY_REGISTRY_URL").update(text="https://registry-staging.chitty.cc")),
+    ("CF-WRK-001", "no nodejs_compat", lambda p: code(p, "project-awareness").update(compatibilityFlags=[])),
+    ("CF-WRK-002", "Project Awareness at 50k CPU ms", lambda p: code(p, "project-awareness").update(limits={"cpuMs": 50000})),
+    ("CF-WRK-003", "workers.dev on", lambda p: workers_dev_on(p, "project-awareness")),
+    ("CF-WRK-004", "observability off", lambda p: worker(p, "project-awareness")["inputs"]["observability"].update(enabled=False)),
     ("CF-WRK-005", "project-awareness.chitty.cc dropped", lambda p: remove(p, "WorkersCustomDomain", lambda r: r["inputs"]["hostname"] == "project-awareness.chitty.cc")),
     ("CF-WRK-006", "the api.chitty.cc route dropped", lambda p: remove(p, "WorkersRoute")),
-    ("CF-DO-002", "SessionStateDO never deployed", lambda p: inputs(p, "WorkersScript", "chittyconnect").update(migrations={"newTag": "v1", "steps": [{"newSqliteClasses": []}]})),
-    ("CF-AE-001", "usage dataset unbound", lambda p: inputs(p, "WorkersScript", "project-awareness").update(bindings=[b for b in inputs(p, "WorkersScript", "project-awareness")["bindings"] if b["name"] != "USAGE_ANALYTICS"])),
+    ("CF-DO-002", "a bound class never deployed", lambda p: code(p, "project-awareness").update(migrations={"newTag": "v1", "steps": [{"newSqliteClasses": []}]})),
+    ("CF-AE-001", "usage dataset unbound", lambda p: code(p, "project-awareness").update(bindings=[b for b in code(p, "project-awareness")["bindings"] if b["name"] != "USAGE_ANALYTICS"])),
     ("CF-CORS-001", "R2 CORS origin over plain HTTP", lambda p: inputs(p, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"].update(origins=["http://connect.chitty.cc"])),
     ("CF-CORS-002", "Worker CORS var allows *", lambda p: binding(p, "project-awareness", "CORS_ORIGIN").update(text="*")),
     ("CF-CORS-003", "R2 CORS allows every method", lambda p: inputs(p, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"].update(methods=["*"])),
     ("CF-SEC-001", "a token in a plain var", lambda p: binding(p, "project-awareness", "CHITTYID_API_URL").update(text=TOKEN)),
-    ("CF-SEC-001", "a secret_text binding fed a plain value", drop_secret_mark),
+    ("CF-SEC-001", "a secret_text binding fed a plain value", plain_secret),
     ("CF-DATA-001", "a KV namespace unprotected", lambda p: find(p, "WorkersKvNamespace").update(protect=False)),
-    ("CF-DATA-001", "a Durable Object host unprotected", lambda p: find(p, "WorkersScript").update(protect=False)),
+    ("CF-DATA-001", "a Durable Object host unprotected", lambda p: worker(p, "project-awareness").update(protect=False)),
     ("CF-DATA-002", "the D1 database not retained", lambda p: find(p, "D1Database").update(retainOnDelete=False)),
-    ("CF-DO-001", "a Durable Object class deleted", lambda p: inputs(p, "WorkersScript", "project-awareness")["migrations"]["steps"].append({"deletedClasses": ["SessionSyncDurableObject"]})),
+    ("CF-DO-001", "a Durable Object class deleted", lambda p: code(p, "project-awareness")["migrations"]["steps"].append({"deletedClasses": ["SessionSyncDurableObject"]})),
     ("CF-Q-001", "no dead-letter queue", lambda p: inputs(p, "QueueConsumer").pop("deadLetterQueue")),
     ("CF-R2-001", "a bucket without lifecycle", lambda p: remove(p, "R2BucketLifecycle", named("chittyconnect-documents"))),
     ("CF-R2-002", "r2.dev on", lambda p: inputs(p, "R2ManagedDomain").update(enabled=True)),
     ("CF-R2-003", "documents deleted after a week", lambda p: inputs(p, "R2BucketLifecycle", "chittyconnect-documents")["rules"].append({"id": "purge", "enabled": True, "conditions": {"prefix": ""}, "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 604800}}})),
     ("CF-MON-001", "connect.chitty.cc unchecked", lambda p: remove(p, "Healthcheck", lambda r: r["inputs"]["address"] == "connect.chitty.cc")),
-    ("CF-MON-002", "service-down alert goes nowhere", lambda p: unlink(p, "NotificationPolicy", "mechanisms", {}, is_alert("health_check_status_notification"))),
+    ("CF-MON-002", "health check alerts go nowhere", lambda p: alert(p, "health_check_status_notification", mechanisms={})),
     ("CF-MON-003", "primary check every 5 minutes", lambda p: inputs(p, "Healthcheck", "project-awareness-health").update(interval=300)),
     ("CF-MON-003", "a check skipping certificate validation", lambda p: inputs(p, "Healthcheck", "chittyconnect-health")["httpConfig"].update(allowInsecure=True)),
     ("CF-MON-004", "the WebSocket check dropped", lambda p: remove(p, "Healthcheck", named("websocket"))),
-    ("CF-MON-005", "origin errors only by email", lambda p: unlink(p, "NotificationPolicy", "mechanisms", {"emails": [{"id": "ops@chitty.cc"}]}, is_alert("http_alert_origin_error"))),
-    ("CF-MON-006", "an alert disabled", lambda p: each(alerts_of(p, "dos_attack_l7"), enabled=False)),
-    ("CF-MON-007", "no high error rate alert", lambda p: each(alerts_of(p, "http_alert_origin_error"), alertType="http_alert_edge_error")),
-    ("CF-MON-008", "no elevated error rate warning", lambda p: each(alerts_of(p, "http_alert_edge_error"), enabled=False)),
-    ("CF-MON-009", "latency alert disabled", lambda p: each(alerts_of(p, "synthetic_test_latency_alert"), enabled=False)),
-    ("CF-MON-010", "budget alert disabled", lambda p: each(alerts_of(p, "billing_usage_alert"), enabled=False)),
+    ("CF-MON-005", "service down only by email", lambda p: alert(p, "-", "alert-service-down", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-006", "an alert disabled", lambda p: alert(p, "dos_attack_l7", enabled=False)),
+    ("CF-MON-007", "an error-rate alert that pages nobody", lambda p: alert(p, "http_alert_origin_error", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-008", "an error-rate warning that reaches no Slack", lambda p: alert(p, "http_alert_edge_error", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-009", "a latency alert that pages nobody", lambda p: alert(p, "synthetic_test_latency_alert", "latency", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-010", "budget alerts disabled", lambda p: alert(p, "billing_usage_alert", enabled=False)),
     ("CF-LB-001", "a pool without monitor", lambda p: unlink(p, "LoadBalancerPool", "monitor", None)),
     ("CF-TUN-001", "no catch-all ingress", lambda p: ingress(p).pop()),
     ("CF-TUN-002", "the Access application removed", lambda p: remove(p, "ZeroTrustAccessApplication")),
@@ -316,11 +352,14 @@ def test_a_token_in_any_plain_input_of_any_resource_is_a_mandatory_finding(pack,
 
 
 def test_a_marked_secret_is_not_a_finding_even_when_it_looks_like_one(pack, production):
-    record = copy.deepcopy(find(production, "WorkersScript", named("chittyconnect")))
-    record["inputs"]["bindings"][8]["text"] = TOKEN  # marked secret in secretInputs
-    record["inputs"]["contentFile"] = "[secret:copied]"  # unmarked: the placeholder lost its mark
+    record = copy.deepcopy(find(production, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion"))
+                                and "project-awareness" in r["name"]))
+    bindings = record["inputs"]["bindings"]
+    bindings.append({"type": "secret_text", "name": "API_TOKEN", "text": TOKEN})
+    record["secretInputs"] = [*record["secretInputs"], f"bindings[{len(bindings) - 1}].text"]
+    bindings.append({"type": "plain_text", "name": "NOTE", "text": "[secret:copied]"})  # lost its mark
     found = only(pack, "CF-SEC-001").analyze_each([record])
-    assert [d.message for d in found] and all("contentFile" in d.message for d in found), found
+    assert found and all(f"bindings[{len(bindings) - 1}]" in d.message for d in found), found
 
 
 # ---- what the rules see at preview, and in staging -----------------------------------------
@@ -334,9 +373,10 @@ def test_an_unknown_value_is_its_own_finding_and_fails_closed(pack, production):
 
 def test_an_unknown_binding_id_is_resolved_through_its_dependency(pack, production):
     plan = copy.deepcopy(production)
-    binding(plan, "chittyconnect", "SESSION_FALLBACK_KV")["namespaceId"] = "[unknown]"  # to be created
+    binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = "[unknown]"  # to be created
     assert not pack.findings(plan, only="CF-ENV-001")
-    find(plan, "WorkersScript", named("chittyconnect"))["propertyDependencies"]["bindings"] = []
+    find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion")) and "project-awareness" in r["name"]
+         )["propertyDependencies"]["bindings"] = []
     found = pack.findings(plan, only="CF-ENV-001")
     assert any(f.unknown and f.mandatory for f in found), report(found)
 
@@ -348,14 +388,14 @@ def test_staging_warns_on_production_only_rules_and_still_refuses_production_sto
     assert not pack.findings(plan, only="CF-DATA-001")  # disabled in staging
     assert {f.enforcement for f in pack.findings(plan, only="CF-CORS-001")} == {"advisory"}
     adopted = find(production, "WorkersKvNamespace", lambda r: bool(r["importId"]))["importId"].split("/")[-1]
-    binding(plan, "chittyconnect", "SESSION_FALLBACK_KV")["namespaceId"] = adopted
+    binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = adopted
     assert any(f.mandatory and adopted in f.message for f in pack.findings(plan, only="CF-ENV-001"))
 
 
 def test_staging_hostnames_never_take_production_ones(pack, staging):
     plan = copy.deepcopy(staging)
     inputs(plan, "WorkersCustomDomain", "connect")["hostname"] = "connect.chitty.cc"
-    found = pack.findings(plan, only="CF-ENV-004")
+    found = pack.findings(plan, only="CF-ENV-005")
     assert any(f.mandatory and "connect.chitty.cc" in f.message for f in found), report(found)
 
 

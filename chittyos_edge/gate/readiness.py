@@ -44,8 +44,8 @@ def _m(key: str, who: str, what: str) -> Item:
 
 CHECKLIST: tuple[Item, ...] = (
     Item(C.WORKER_LIMITS, ("CF-WRK-002",), part="CPU limits; memory is fixed at 128 MB and has no setting"),
-    Item(C.WORKER_VARS, ("CF-ENV-005",)),
-    Item(C.CUSTOM_DOMAINS, ("CF-WRK-005", "CF-ENV-004", "CF-WRK-003")),
+    Item(C.WORKER_VARS, ("CF-ENV-006",)),
+    Item(C.CUSTOM_DOMAINS, ("CF-WRK-005", "CF-ENV-005", "CF-WRK-003")),
     Item(C.COMPAT_FLAGS, ("CF-WRK-001",)),
     Item(C.KV_IDS, ("CF-ENV-001", "CF-ENV-002")),
     _m(C.KV_PERFORMANCE, DEV, "KV has no per-namespace performance settings; access patterns live in the code"),
@@ -141,7 +141,7 @@ CHECKLIST: tuple[Item, ...] = (
     _m(C.DATA_ROLLBACK, OPS, "restore procedures (D1 Time Travel, KV and R2 restores) written and rehearsed"),
     Item(C.BUDGET_ALERTS, ("CF-MON-010",)),
     _m(C.USAGE_TRACKING, OPS, "usage is tracked in Cloudflare's billing and analytics"),
-    Item(C.STAGING_VALIDATED, ("CF-ENV-002", "CF-ENV-003", "CF-ENV-004"), part="separated from production"),
+    Item(C.STAGING_VALIDATED, ("CF-ENV-002", "CF-ENV-003", "CF-ENV-005"), part="separated from production"),
     _m(C.STAGING_VALIDATED, QA, "the staging test run (smoke, load and integration tests)"),
     Item(C.PRODUCTION_SECRETS, ("CF-SEC-001",)),
     _m("Performance Validation (all items)", PERF, "load and latency tests against the deployed estate"),

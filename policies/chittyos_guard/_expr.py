@@ -1,11 +1,11 @@
-"""Reading Cloudflare Rules-language expressions well enough to say what a rule applies to.
+"""What a Cloudflare Rules-language expression applies to, for a request to a given host and path.
 
-Not a parser: the rules find the conditions on the request path and on the host, whatever else
-the expression says and however it is scoped (`(http.host in {"a.chitty.cc" "b.chitty.cc"} and
-starts_with(http.request.uri.path, "/api/"))`). A rule applies to a sample path when one of its
-positive path conditions matches it, or it has none, and no negated path condition matches it.
-The `and`/`or` structure is not evaluated, so an expression that needs it is judged by its
-conditions alone; the program's expressions are conjunctions.
+A small evaluator, not a full parser: it reads the boolean structure (`and`, `or`, `xor`, `not`,
+parentheses) and evaluates the conditions on the host (`http.host`) and on the path
+(`http.request.uri.path`) for a sample request, in three-valued logic: a condition on anything
+else (user agent, method, headers, cookies, scores) is unknown, so the expression may be true.
+That is enough to say whether a rule can reach `project-awareness.chitty.cc/api/auth/` whatever
+its host scoping (`(http.host in {"a" "b"} or (http.host eq "c" and starts_with(...))) and ...`).
 """
 
 from __future__ import annotations
@@ -14,79 +14,159 @@ import fnmatch
 import re
 from typing import Any
 
-_PATH = r"(?:raw\.)?http\.request\.uri\.path"
+MAYBE = None  # the third truth value
+_TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<set>\{[^}]*\})|(?P<open>\()|(?P<close>\))'
+                    r'|(?P<word>[^\s(){}"]+))')
 _STRING = r'"((?:[^"\\]|\\.)*)"'
-_SET = r"\{([^}]*)\}"
-_NOT = r"(not\s+|!\s*)?\(?\s*"
-_ATOMS = [
-    ("starts_with", re.compile(_NOT + rf"starts_with\(\s*{_PATH}\s*,\s*{_STRING}\s*\)")),
-    ("ends_with", re.compile(_NOT + rf"ends_with\(\s*{_PATH}\s*,\s*{_STRING}\s*\)")),
-    ("eq", re.compile(_NOT + rf"{_PATH}\s+(?:eq|==)\s+{_STRING}")),
-    ("ne", re.compile(_NOT + rf"{_PATH}\s+(?:ne|!=)\s+{_STRING}")),
-    ("contains", re.compile(_NOT + rf"{_PATH}\s+contains\s+{_STRING}")),
-    ("wildcard", re.compile(_NOT + rf"{_PATH}\s+(?:strict\s+)?wildcard\s+{_STRING}")),
-    ("matches", re.compile(_NOT + rf"{_PATH}\s+(?:matches|~)\s+{_STRING}")),
-    ("in", re.compile(_NOT + rf"{_PATH}\s+in\s+{_SET}")),
-]
-_HOST_EQ = re.compile(r'http\.host\s+(?:eq|==)\s+' + _STRING)
-_HOST_IN = re.compile(r"http\.host\s+in\s+" + _SET)
+_PATH = r"(?:raw\.)?http\.request\.uri\.path"
+_HOST = r"http\.host"
+_CALL = re.compile(rf"^(starts_with|ends_with)\(\s*({_PATH}|{_HOST})\s*,\s*{_STRING}\s*\)$")
+_COMPARE = re.compile(rf"^({_PATH}|{_HOST})\s+(eq|==|ne|!=|contains|matches|~|wildcard|strict wildcard|in)\s+(.+)$")
+_CONNECTIVES = {"and": "and", "&&": "and", "or": "or", "||": "or", "xor": "xor", "^^": "xor"}
+
+
+def _tokens(expression: str) -> list[str]:
+    """Words, strings, sets and parentheses; a function call (`name(`...`)`) is one token."""
+    raw = [m.group(0).strip() for m in _TOKEN.finditer(expression) if m.group(0).strip()]
+    merged: list[str] = []
+    index = 0
+    while index < len(raw):
+        token = raw[index]
+        if (index + 1 < len(raw) and raw[index + 1] == "(" and re.match(r"^[a-z_]+$", token)
+                and token not in _CONNECTIVES and token != "not"):
+            depth, parts, index = 0, [token], index + 1
+            while index < len(raw):
+                part = raw[index]
+                depth += {"(": 1, ")": -1}.get(part, 0)
+                parts.append(part)
+                index += 1
+                if depth == 0:
+                    break
+            merged.append(_join(parts))
+            continue
+        merged.append(token)
+        index += 1
+    return merged
+
+
+def _join(parts: list[str]) -> str:
+    text = " ".join(parts)
+    return re.sub(r"\s*([(),])\s*", lambda m: {"(": "(", ")": ")", ",": ", "}[m.group(1)], text).strip()
 
 
 def _strings(text: str) -> list[str]:
-    return re.findall(_STRING, text)
+    return [s.replace('\\"', '"') for s in re.findall(_STRING, text)]
 
 
-def _matches(op: str, operand: str, path: str) -> bool:
-    if op == "starts_with":
-        return path.startswith(operand)
-    if op == "ends_with":
-        return path.endswith(operand)
-    if op in ("eq", "ne"):
-        return (path == operand) == (op == "eq")
+def _test(op: str, operand: str, value: str) -> bool:
+    strings = _strings(operand)
+    target = strings[0] if strings else operand
+    if op in ("eq", "=="):
+        return value == target
+    if op in ("ne", "!="):
+        return value != target
     if op == "contains":
-        return operand in path
-    if op == "wildcard":
-        return fnmatch.fnmatchcase(path, operand)
-    if op == "matches":
-        try:
-            return re.search(operand, path) is not None
-        except re.error:
-            return False
-    return path in _strings(operand)
-
-
-def path_conditions(expression: Any) -> list[tuple[bool, str, str]]:
-    """(negated, operator, operand) for each condition on the request path."""
-    text = str(expression or "")
-    return [(bool(m.group(1)), op, m.group(2)) for op, pattern in _ATOMS for m in pattern.finditer(text)]
-
-
-def applies_to_path(expression: Any, path: str) -> bool:
-    conditions = path_conditions(expression)
-    positive = [(op, operand) for negated, op, operand in conditions if not negated]
-    negative = [(op, operand) for negated, op, operand in conditions if negated]
-    if any(_matches(op, operand, path) for op, operand in negative):
+        return target in value
+    if op == "in":
+        return value in strings
+    if op in ("wildcard", "strict wildcard"):
+        return fnmatch.fnmatch(value.lower() if op == "wildcard" else value, target)
+    try:
+        return re.search(target, value) is not None
+    except re.error:
         return False
-    return not positive or any(_matches(op, operand, path) for op, operand in positive)
 
 
-def restricts_path(expression: Any) -> bool:
-    """The expression narrows the paths it applies to (a header rule for some paths only)."""
-    return any(not negated for negated, _, _ in path_conditions(expression))
+def _atom(text: str, host: str, path: str) -> bool | None:
+    text = text.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    subject = lambda field: host if field == "http.host" else path  # noqa: E731
+    call = _CALL.match(text)
+    if call:
+        value, operand = subject(call.group(2)), call.group(3)
+        return value.startswith(operand) if call.group(1) == "starts_with" else value.endswith(operand)
+    compare = _COMPARE.match(text)
+    if compare:
+        return _test(compare.group(2), compare.group(3), subject(compare.group(1)))
+    return MAYBE
 
 
-def scoped_hosts(expression: Any) -> set[str] | None:
-    """The hostnames an expression is limited to, or None when it names none (every host)."""
+def _and(a: bool | None, b: bool | None) -> bool | None:
+    return False if a is False or b is False else MAYBE if MAYBE in (a, b) else True
+
+
+def _or(a: bool | None, b: bool | None) -> bool | None:
+    return True if a is True or b is True else MAYBE if MAYBE in (a, b) else False
+
+
+def _not(a: bool | None) -> bool | None:
+    return MAYBE if a is MAYBE else not a
+
+
+class _Parser:
+    def __init__(self, tokens: list[str], host: str, path: str):
+        self.tokens, self.at, self.host, self.path = tokens, 0, host, path
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> str:
+        self.at += 1
+        return self.tokens[self.at - 1]
+
+    def expression(self) -> bool | None:
+        value = self.conjunction()
+        while _CONNECTIVES.get(self.peek() or "") in ("or", "xor"):
+            op, other = _CONNECTIVES[self.take()], self.conjunction()
+            value = _or(value, other) if op == "or" else MAYBE if MAYBE in (value, other) else value != other
+        return value
+
+    def conjunction(self) -> bool | None:
+        value = self.negation()
+        while _CONNECTIVES.get(self.peek() or "") == "and":
+            self.take()
+            value = _and(value, self.negation())
+        return value
+
+    def negation(self) -> bool | None:
+        if self.peek() in ("not", "!"):
+            self.take()
+            return _not(self.negation())
+        if self.peek() == "(":
+            self.take()
+            value = self.expression()
+            if self.peek() == ")":
+                self.take()
+            return value
+        words = []
+        while self.peek() is not None and self.peek() not in (")",) and self.peek() not in _CONNECTIVES:
+            words.append(self.take())
+        return _atom(" ".join(words), self.host, self.path)
+
+
+def applies(expression: Any, host: str, path: str) -> bool | None:
+    """Whether the expression matches a request to `host` and `path`: True, False, or None (it
+    depends on something else about the request)."""
+    text = str(expression or "").strip() or "true"
+    try:
+        return _Parser(_tokens(text), host, path).expression()
+    except (IndexError, ValueError):
+        return MAYBE
+
+
+def reaches(expression: Any, host: str, path: str) -> bool:
+    """The expression can match such a request (true, or depending on other conditions)."""
+    return applies(expression, host, path) is not False
+
+
+def always(expression: Any, host: str, path: str, ignore: tuple[str, ...] = ()) -> bool:
+    """The expression matches every such request; conditions naming one of `ignore` (e.g. the
+    report's cookie bypass, `http.cookie`) are taken as met."""
     text = str(expression or "")
-    hosts = set(_HOST_EQ.findall(text))
-    for group in _HOST_IN.findall(text):
-        hosts.update(_strings(group))
-    return hosts or None
-
-
-def applies_to_host(expression: Any, host: str) -> bool:
-    hosts = scoped_hosts(expression)
-    return hosts is None or host in hosts
+    for field in ignore:  # `not http.cookie contains "x"` -> `not false`
+        text = re.sub(rf"{re.escape(field)}\s+\w+\s+{_STRING}", "false", text)
+    return applies(text, host, path) is True
 
 
 def mentions(expression: Any, *needles: str) -> bool:

@@ -7,6 +7,7 @@ pointing at a tunnel. Rules ask for the sources they care about.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ._rule import (
@@ -51,10 +52,47 @@ def hostnames(args: Any, report: ReportViolation, sources: Iterable[HostSource])
         for resource in of_type(args.resources, resource_type):
             with each_resource(report, resource.urn):
                 for host in hosts_of(resource):
-                    if isinstance(host, str) and host and not host.startswith("*"):
+                    if isinstance(host, str) and host and not pattern_is_wild(host):
                         found.setdefault(host, resource)
     return found
 
 
 def zone_of(resource: Any) -> Any:
     return raw(resource.props, "zoneId")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a Worker of this stack answers: a host, and the path prefix its route gives it."""
+
+    host: str
+    prefix: str  # "/" for a custom domain, "/project-awareness/" for `api.chitty.cc/project-awareness/*`
+    resource: Any
+
+    def path(self, path: str) -> str:
+        """`/api/auth/` as the Worker sees it at this site (under the route's prefix)."""
+        return path if self.prefix == "/" else self.prefix.rstrip("/") + path
+
+
+def _prefix(pattern: str) -> str:
+    path = "/" + pattern.split("/", 1)[1] if "/" in pattern else "/"
+    return path.rstrip("*") or "/"
+
+
+def worker_sites(args: Any, report: ReportViolation) -> list[Site]:
+    """The custom domains and routes of this stack's Workers (wildcard hosts left out)."""
+    sites = []
+    for resource in of_type(args.resources, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE):
+        with each_resource(report, resource.urn):
+            if resource.resource_type == WORKERS_CUSTOM_DOMAIN:
+                host, prefix = resource.props.get("hostname"), "/"
+            else:
+                pattern = str(resource.props.get("pattern") or "")
+                host, prefix = pattern.split("/", 1)[0], _prefix(pattern)
+            if isinstance(host, str) and host and not pattern_is_wild(host):
+                sites.append(Site(host, prefix, resource))
+    return sites
+
+
+def pattern_is_wild(host: str) -> bool:
+    return host.startswith("*")

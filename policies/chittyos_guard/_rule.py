@@ -34,6 +34,7 @@ CHECKLIST = "ChittyOS Project Awareness production readiness checklist"
 CHECKLIST_VERSION = "1.0.0"
 CHECKLIST_SOURCE = "ChittyOS Project Awareness - Production Readiness Checklist (August 30, 2025)"
 UNKNOWN_PREFIX = "[unknown at preview]"
+ANY_CLAUSE = "*"  # in `waivable`: the stack may name any clause (a Worker, a class)
 
 # ---- type tokens (the v6 names; see /work/shared/reference/cloudflare-v6.md) ----------------
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -62,6 +63,8 @@ LOAD_BALANCER_POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
 LOAD_BALANCER_MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
 WORKER = "cloudflare:index/worker:Worker"
 WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+# Resources that carry a Worker's code and bindings: the one-shot script, or a version of the split API.
+CODE_TYPES = (WORKERS_SCRIPT, WORKER_VERSION)
 WORKERS_DEPLOYMENT = "cloudflare:index/workersDeployment:WorkersDeployment"
 WORKERS_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
 UNIVERSAL_SSL = "cloudflare:index/universalSslSetting:UniversalSslSetting"
@@ -116,10 +119,13 @@ class Rule:
     def schema(self) -> dict[str, Mapping[str, Any]]:
         schema = dict(self.config)
         if self.waivable:
+            reason = {"type": "string", "minLength": 10}
+            named = [clause for clause in self.waivable if clause != ANY_CLAUSE]
             schema["waivers"] = {
-                "type": "object", "default": {}, "additionalProperties": False,
-                "properties": {clause: {"type": "string", "minLength": 10} for clause in self.waivable},
-                "description": "Clauses this stack does not meet yet, each with the reason (shown by readiness).",
+                "type": "object", "default": {}, "properties": {clause: reason for clause in named},
+                "additionalProperties": reason if ANY_CLAUSE in self.waivable else False,
+                "description": "Clauses this stack does not meet yet, each with the reason (shown by readiness)"
+                               + ("; a clause is a Worker or class name" if ANY_CLAUSE in self.waivable else "") + ".",
             }
         return schema
 
@@ -288,6 +294,12 @@ def is_durable_object_host(props: Mapping[str, Any]) -> bool:
     steps = [migrations, *items(migrations.get("steps"))]
     return any(items(step.get(key)) for step in steps
                for key in ("newSqliteClasses", "newClasses", "renamedClasses", "transferredClasses"))
+
+
+def script_label(props: Mapping[str, Any]) -> Any:
+    """The Worker a code resource belongs to: `scriptName` of a script, `workerId` of a version (the
+    program passes the Worker's name). Read raw: a label must never fail a rule at preview."""
+    return raw(props, "scriptName") or raw(props, "workerId")
 
 
 def host_of(pattern: str) -> str:

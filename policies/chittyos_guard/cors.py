@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from pulumi_policy import Severity
 
 from . import checklist as C
-from ._rule import ACCESS_APPLICATION, R2_CORS, WORKER_VERSION, WORKERS_SCRIPT, ReportViolation, Rule, items
+from ._rule import ACCESS_APPLICATION, CODE_TYPES, R2_CORS, ReportViolation, Rule, items, script_label
 
 
 def _origin_problem(origin: Any) -> str | None:
@@ -46,14 +46,14 @@ def _worker_cors(args: Any, report: ReportViolation) -> None:
     """No Worker CORS var (nor Access application) allows a wildcard or plain-HTTP origin.
 
     Set services.<name>.vars.CORS_ORIGIN to the exact HTTPS origins, comma-separated."""
-    if args.resource_type in (WORKERS_SCRIPT, WORKER_VERSION):
+    if args.resource_type in CODE_TYPES:
         for binding in items(args.props.get("bindings")):
             name = str(binding.get("name") or "")
             if binding.get("type") != "plain_text" or "CORS" not in name.upper():
                 continue
             bad = list(_bad_origins(part.strip() for part in str(binding.get("text") or "").split(",")))
             if bad:
-                report(f"Worker {args.props.get('scriptName') or args.name}: var {name} allows origins "
+                report(f"Worker {script_label(args.props) or args.name}: var {name} allows origins "
                        f"{', '.join(bad)}; list the exact HTTPS origins, comma-separated")
     elif args.resource_type == ACCESS_APPLICATION:
         headers = args.props.get("corsHeaders") or {}

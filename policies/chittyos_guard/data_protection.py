@@ -14,8 +14,8 @@ from pulumi_policy import Severity
 
 from . import checklist as C
 from ._rule import (
-    QUEUE_CONSUMER, STATEFUL_TYPES, WORKER_VERSION, WORKERS_SCRIPT, ReportViolation, Rule, is_durable_object_host,
-    items, number, of_type,
+    CODE_TYPES, QUEUE_CONSUMER, STATEFUL_TYPES, ReportViolation, Rule, is_durable_object_host, items, number, of_type,
+    script_label,
 )
 from ._workers import scripts
 
@@ -49,9 +49,9 @@ def _deletions_acknowledged(args: Any, report: ReportViolation) -> None:
     Prefer renamedClasses/transferredClasses. If the data may go, list the class in the stack's
     durableObjects.<name>.acknowledgeDeletedClasses and '<script>:<Class>' in
     policies/config/<stack>.json acknowledgedDeletedClasses, reviewed in the same PR."""
-    if args.resource_type not in (WORKERS_SCRIPT, WORKER_VERSION):
+    if args.resource_type not in CODE_TYPES:
         return
-    script = args.props.get("scriptName") or args.name
+    script = script_label(args.props) or args.name
     acknowledged = set(args.get_config().get("acknowledgedDeletedClasses") or [])
     for cls in deleted_classes(args.props):
         if cls not in acknowledged and f"{script}:{cls}" not in acknowledged:

@@ -2,10 +2,11 @@
 report asks for, and rate limits per endpoint; plus one rule that keeps cache rules from sharing
 per-user responses.
 
-Rules are read where they take effect, whatever their host scoping: a ruleset rule counts for a
-path when its path conditions match it (`_expr.applies_to_path`), and, if it names hosts, when
-one of them is a hostname this stack serves. A limit counts only when it is enforced: `log` is
-not a limit, and neither is a rate above the endpoint's ceiling or a count that is not per client.
+Rules are read where they take effect, whatever their host scoping: the expression is evaluated
+(`_expr`) for requests to the sites this stack's Workers serve (custom domains, and routes under
+their path prefix). A limit counts only when it is enforced on every request of the endpoint (the
+report's cookie bypass aside): `log` is not a limit, nor a rate above the endpoint's ceiling, nor
+a count that is not per client, nor a rule that only some clients meet (e.g. non-AI user agents).
 
 Prowler's zone_waf_enabled, zone_waf_owasp_ruleset_enabled and zone_rate_limiting_enabled are
 covered by CF-WAF-001, CF-WAF-002 and the CF-RL rows.
@@ -19,9 +20,9 @@ from typing import Any, Iterator
 from pulumi_policy import Severity
 
 from . import checklist as C
-from ._expr import applies_to_host, applies_to_path, mentions
-from ._hosts import WORKER_SOURCES, hostnames
-from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, config, each_resource, items, number
+from ._expr import always, mentions, reaches
+from ._hosts import Site, worker_sites, zone_of
+from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, config, each_resource, items, number, waiver
 from ._zones import managed_zones, zone_rulesets
 
 ENFORCING = ("block", "challenge", "js_challenge", "managed_challenge")
@@ -30,17 +31,18 @@ _ZONE = {"requireManagedZone": REQUIRE_ZONE_SCHEMA}
 
 
 def _rules_in(args: Any, report: ReportViolation, zone: str, phases: tuple[str, ...]) -> Iterator[tuple[Any, Any]]:
-    """(ruleset, rule) for every enabled rule of the zone's rulesets in `phases` that applies to
-    at least one hostname this stack serves (or names no host)."""
-    served = list(hostnames(args, report, WORKER_SOURCES))
+    """(ruleset, rule) for every enabled rule of the zone's rulesets in `phases`."""
     for phase in phases:
         for ruleset in zone_rulesets(args, zone, phase):
             with each_resource(report, ruleset.urn):
                 for rule in items(ruleset.props.get("rules")):
-                    expression = rule.get("expression")
-                    if rule.get("enabled") is not False and (
-                            not served or any(applies_to_host(expression, host) for host in served)):
+                    if rule.get("enabled") is not False:
                         yield ruleset, rule
+
+
+def _sites(args: Any, report: ReportViolation, zone: str) -> list[Site]:
+    """The sites of this stack's Workers in the zone (a stand-in site when there are none)."""
+    return [s for s in worker_sites(args, report) if zone_of(s.resource) == zone] or [Site("", "/", None)]
 
 
 def _name(rule: Any) -> str:
@@ -66,7 +68,7 @@ class ManagedRuleset:
     def check(self, args: Any, report: ReportViolation) -> None:
         phases = ("http_request_firewall_managed",)
         for zone in managed_zones(args, report, f"the {self.label}"):
-            problems, running = [], False
+            problems, running = [], []
             for _, rule in _rules_in(args, report, zone, phases):
                 params = rule.get("actionParameters") or {}
                 if rule.get("action") != "execute" or params.get("id") != self.ruleset_id:
@@ -81,9 +83,11 @@ class ManagedRuleset:
                 elif logged:
                     problems.append(f"{_name(rule)} only logs {', '.join(logged)}")
                 else:
-                    running = True
-            if not running or problems:
-                detail = "; ".join(problems) or "no enabled rule executes it"
+                    running.append(rule)
+            bare = [f"{site.host}{site.prefix}" for site in _sites(args, report, zone)
+                    if not any(reaches(r.get("expression"), site.host, site.path("/")) for r in running)]
+            if bare or problems:
+                detail = "; ".join(problems) or f"no enabled rule executes it for {', '.join(bare)}"
                 report(f"zone {zone}: the {self.label} ({self.ruleset_id}) is not enforcing: {detail}; list it in "
                        "edgeSecurity.managedRulesets without log or disabling overrides", _first_urn(args, zone, phases))
 
@@ -111,9 +115,10 @@ class CustomRule:
     def check(self, args: Any, report: ReportViolation) -> None:
         phases = ("http_request_firewall_custom", "http_ratelimit")
         for zone in managed_zones(args, report, self.what):
+            sites = _sites(args, report, zone)
             candidates = [rule for _, rule in _rules_in(args, report, zone, phases)
-                          if applies_to_path(rule.get("expression"), self.path)
-                          and mentions(rule.get("expression"), *self.needles)]
+                          if mentions(rule.get("expression"), *self.needles) and any(
+                              reaches(rule.get("expression"), site.host, site.path(self.path)) for site in sites)]
             if not any(rule.get("action") in self.actions for rule in candidates):
                 near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
                 report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near or 'none tests ' + ', '.join(self.needles)}); "
@@ -146,12 +151,17 @@ class Endpoint:
     def check(self, args: Any, report: ReportViolation) -> None:
         cfg = config(args)
         ceiling, paths = cfg.get("maxRequestsPerMinute", self.ceiling), items(cfg.get("paths")) or [self.path]
+        waived = waiver(args, "undeclared")
         for zone in managed_zones(args, report, "rate limits"):
+            sites = _sites(args, report, zone)
             for path in paths:
                 covering, problems = [], []
                 for _, rule in _rules_in(args, report, zone, ("http_ratelimit",)):
-                    if not applies_to_path(rule.get("expression"), path):
+                    expression = rule.get("expression")
+                    if not any(always(expression, s.host, s.path(path), ignore=BYPASSES) for s in sites):
                         continue
+                    if waived and f'"{path}' not in str(expression):
+                        continue  # the waiver: no limit of its own for this path; a broader one is not judged here
                     rate, counted = per_minute(rule), items((rule.get("ratelimit") or {}).get("characteristics"))
                     if rule.get("action") not in ENFORCING:
                         problems.append(f"{_name(rule)}: action {rule.get('action')!r} does not stop clients")
@@ -161,8 +171,8 @@ class Endpoint:
                         problems.append(f"{_name(rule)}: allows {rate} requests/minute, above {ceiling}")
                     else:
                         covering.append(_name(rule))
-                if not covering:
-                    detail = "; ".join(problems) or "no rule's expression matches it"
+                if not covering and (problems or not waived):
+                    detail = "; ".join(problems) or "no rule's expression matches every request of it"
                     report(f"zone {zone}: no enabled rate limit holds {path} to {ceiling} requests/minute per client "
                            f"({detail}); add one to edgeSecurity.rateLimits",
                            _first_urn(args, zone, ("http_ratelimit",)))
@@ -173,7 +183,7 @@ class Endpoint:
                   "paths": {"type": "array", "items": {"type": "string"}, "default": [self.path],
                             "description": "Request paths the limit must cover."}}
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
-                    config={**_ZONE, **schema},
+                    config={**_ZONE, **schema}, waivable=("undeclared",),
                     title=f"{self.path} is rate-limited per client at {self.ceiling} requests/minute or less, enforced.",
                     remediation=f"Add an edgeSecurity.rateLimits entry whose expression matches {self.path}, counted "
                                 f"per cf.colo.id and ip.src, action block or a challenge (log is not a limit), at most "
@@ -195,16 +205,19 @@ def _private_paths(args: Any, report: ReportViolation) -> None:
     what a Worker generates."""
     private = items(config(args).get("privatePaths")) or PRIVATE_PATHS
     for zone in managed_zones(args, report, "cache rules"):
+        sites = _sites(args, report, zone)
         for ruleset, rule in _rules_in(args, report, zone, ("http_request_cache_settings",)):
             if (rule.get("actionParameters") or {}).get("cache") is not True or _per_user_key(rule):
                 continue
-            hit = [path for path in private if applies_to_path(rule.get("expression"), path)]
+            hit = [path for path in private
+                   if any(reaches(rule.get("expression"), s.host, s.path(path)) for s in sites)]
             if hit:
                 report(f"cache rule {_name(rule)} caches {', '.join(hit)} under a shared key: one user's response "
                        "could be served to another", ruleset.urn)
 
 
 PRIVATE_PATHS = ["/api/sessions/", "/api/auth/", "/ws"]
+BYPASSES = ("http.cookie",)  # the report's bypass_on_cookie: a limit with it still counts
 AI_AGENTS = ("http.user_agent",)
 H, CRIT = Severity.HIGH, Severity.CRITICAL
 WAF = "edgeSecurity.wafCustomRules"

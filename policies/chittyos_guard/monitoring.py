@@ -171,16 +171,29 @@ def _listed_checks(args: Any, report: ReportViolation) -> None:
 
 # ---- alert policies ------------------------------------------------------------------------
 
+def _recovery_only(policy: Any) -> bool:
+    """A notice that something recovered (statuses/new healths only `Healthy`): never paged."""
+    filters = policy.props.get("filters") or {}
+    states = {str(s).lower() for key in ("statuses", "newHealths", "newStatuses") for s in items(filters.get(key))}
+    return bool(states) and states <= {"healthy"}
+
+
 def _critical(policy: Any, cfg: Any) -> bool:
+    """Critical: the alert says so (`[critical]`), or it is of a critical type and not a warning or a
+    recovery notice."""
     text = f"{policy.props.get('name')} {policy.props.get('description')}".lower()
-    return policy.props.get("alertType") in (items(cfg.get("criticalAlertTypes")) or CRITICAL) or "critical" in text
+    if "critical" in text:
+        return True
+    typed = policy.props.get("alertType") in (items(cfg.get("criticalAlertTypes")) or CRITICAL)
+    return typed and "warning" not in text and not _recovery_only(policy)
 
 
 def _paged(args: Any, report: ReportViolation) -> None:
     """Every critical alert pages PagerDuty.
 
-    Route each critical monitoring.alerts entry (service down, origin errors, load-balancer and
-    tunnel health) to pagerduty as well as slack; monitoring.pagerduty must be configured."""
+    Route each critical monitoring.alerts entry (service down, a high error rate, anything described
+    [critical]) to pagerduty as well as slack; monitoring.pagerduty must be configured. Recovery
+    notices and warnings go to Slack only."""
     cfg, webhooks = config(args), _webhooks(args)
     for policy in of_type(args.resources, NOTIFICATION_POLICY):
         with each_resource(report, policy.urn):
@@ -214,25 +227,35 @@ class Alert:
     types: tuple[str, ...]
     to: str  # "pagerduty", "slack" or "any"
     what: str
+    named: str = ""  # also counts: an alert whose name says this (a stand-in, e.g. a latency health check)
+
+    def _matches(self, policy: Any) -> bool:
+        name = f"{policy.props.get('name')}".lower()
+        return policy.props.get("alertType") in self.types or bool(self.named and self.named in name)
 
     def check(self, args: Any, report: ReportViolation) -> None:
         webhooks = _webhooks(args)
         found = [p for p in of_type(args.resources, NOTIFICATION_POLICY)
-                 if p.props.get("alertType") in self.types and p.props.get("enabled") is not False]
-        if not any(self.to == "any" and destinations(p, webhooks) or self.to in destinations(p, webhooks)
-                   for p in found) and not waiver(args, "undeclared"):
-            report(f"no enabled {' or '.join(self.types)} alert reaches {self.to} ({self.what}; "
-                   f"{len(found)} of that type)", found[0].urn if found else None)
+                 if self._matches(p) and p.props.get("enabled") is not False and not _recovery_only(p)]
+        reaching = [p for p in found if (self.to == "any" and destinations(p, webhooks))
+                    or self.to in destinations(p, webhooks)]
+        kinds = " or ".join(self.types + ((f"*{self.named}*",) if self.named else ()))
+        if found and not reaching:
+            report(f"no {kinds} alert reaches {self.to} ({self.what}): "
+                   f"{', '.join(str(p.props.get('name')) for p in found)} go elsewhere", found[0].urn)
+        elif not found and not waiver(args, "undeclared"):
+            report(f"no enabled {kinds} alert is declared ({self.what})", None)
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
                     waivable=("undeclared",), title=f"An enabled alert for {self.what} reaches {self.to}.",
-                    remediation=f"Add a monitoring.alerts entry of alertType {' or '.join(self.types)} routed to "
-                                f"{self.to}.")
+                    remediation=f"Add a monitoring.alerts entry of alertType {' or '.join(self.types)}"
+                                f"{f' (or named *{self.named}*)' if self.named else ''} routed to {self.to}; a stack "
+                                "whose zone plan has no such alert waives `undeclared` with the stand-in it uses.")
 
 
-CRITICAL = ["health_check_status_notification", "http_alert_origin_error", "load_balancing_health_alert",
-            "tunnel_health_event"]
+# The report's critical alerts: service down (health checks) and a high error rate.
+CRITICAL = ["health_check_status_notification", "http_alert_origin_error"]
 PA = "project-awareness.chitty.cc"
 HEALTHY = '"status":"healthy"'
 # The optimization report's checks: host/path -> interval, status and body.
@@ -257,7 +280,7 @@ H, M = Severity.HIGH, Severity.MEDIUM
 ALERTS = (
     Alert("CF-MON-007", "alert-high-error-rate-paged", H, C.HIGH_ERROR_RATE, ("http_alert_origin_error", "advanced_http_alert_error"), "pagerduty", "a high error rate"),
     Alert("CF-MON-008", "alert-elevated-error-rate-warned", M, C.ELEVATED_ERROR_RATE, ("http_alert_edge_error", "advanced_http_alert_error"), "slack", "an elevated error rate"),
-    Alert("CF-MON-009", "alert-performance-degradation-paged", H, C.PERFORMANCE_DEGRADATION, ("synthetic_test_latency_alert",), "pagerduty", "slow responses (p95)"),
+    Alert("CF-MON-009", "alert-performance-degradation-paged", H, C.PERFORMANCE_DEGRADATION, ("synthetic_test_latency_alert",), "pagerduty", "slow responses (p95)", "latency"),
     Alert("CF-MON-010", "alert-budget", M, C.BUDGET_ALERTS, ("billing_usage_alert",), "any", "spending against the budget"),
 )
 

@@ -26,9 +26,9 @@ from . import checklist as C
 from ._hosts import PUBLIC_SOURCES, TUNNEL_RECORDS, hostnames
 from ._rule import (
     D1_DATABASE, ENVIRONMENT_SCHEMA, KV_NAMESPACE, LITERAL_IDS_SCHEMA, QUEUE, QUEUE_CONSUMER, R2_BUCKET,
-    SCRIPT_TYPES, STATEFUL_TYPES, WORKER, WORKER_VERSION, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, WORKERS_SCRIPT,
+    CODE_TYPES, SCRIPT_TYPES, STATEFUL_TYPES, WORKER, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, WORKERS_SCRIPT,
     ReportViolation, Rule, carries_environment, config, each_resource, is_unknown, items, of_type,
-    environments_marked, other_environment_marker, raw, stateful_name,
+    environments_marked, other_environment_marker, raw, script_label, stateful_name,
 )
 from ._workers import script_names
 
@@ -99,9 +99,9 @@ def _bindings_resolve(args: Any, report: ReportViolation) -> None:
     stateful = of_type(args.resources, *STATEFUL_TYPES)
     by_ref = {(r.resource_type, ref): r for r in stateful for ref in _identifiers(r)}
 
-    for script in of_type(args.resources, WORKERS_SCRIPT, WORKER_VERSION):
+    for script in of_type(args.resources, *CODE_TYPES):
         with each_resource(report, script.urn):
-            script_name = script.props.get("scriptName") or script.name
+            script_name = script_label(script.props) or script.name
             deps = [d for d in script.property_dependencies.get("bindings", []) if d.resource_type in STATEFUL_TYPES]
             for binding in items(script.props.get("bindings")):
                 target = _BINDING_TARGETS.get(binding.get("type"))
@@ -197,9 +197,9 @@ def _vars_stay_here(args: Any, report: ReportViolation) -> None:
     environment's services (e.g. https://registry-staging.chitty.cc in staging)."""
     environment, _ = _settings(args)
     foreign = set(items(config(args).get("otherEnvironmentHostnames")))
-    for code in of_type(args.resources, WORKERS_SCRIPT, WORKER_VERSION):
+    for code in of_type(args.resources, *CODE_TYPES):
         with each_resource(report, code.urn):
-            script = code.props.get("scriptName") or code.name
+            script = script_label(code.props) or code.name
             plain = [(str(b.get("name")), b.get("text") if b.get("type") == "plain_text" else b.get("json"))
                      for b in items(code.props.get("bindings")) if b.get("type") in ("plain_text", "json")]
             if dict(plain).get("ENVIRONMENT") != environment:
@@ -224,6 +224,6 @@ _ENV = ("environment",)
 RULES = [
     Rule("CF-ENV-001", "bindings-resolve-in-stack", Severity.CRITICAL, C.KV_IDS, _bindings_resolve, scope="stack", config=_SCHEMA, required=_ENV),
     Rule("CF-ENV-002", "stateful-names-carry-environment", Severity.HIGH, C.STAGING_VALIDATED, _names_carry_environment, scope="stack", config=_SCHEMA, required=_ENV),
-    Rule("CF-ENV-004", "hostnames-served-by-this-environment", Severity.CRITICAL, C.CUSTOM_DOMAINS, _served_here, scope="stack", config=_HOSTS, required=_ENV),
-    Rule("CF-ENV-005", "worker-vars-stay-in-environment", Severity.HIGH, C.WORKER_VARS, _vars_stay_here, scope="stack", config={**_SCHEMA, **_FOREIGN}, required=_ENV),
+    Rule("CF-ENV-005", "hostnames-served-by-this-environment", Severity.CRITICAL, C.CUSTOM_DOMAINS, _served_here, scope="stack", config=_HOSTS, required=_ENV),
+    Rule("CF-ENV-006", "worker-vars-stay-in-environment", Severity.HIGH, C.WORKER_VARS, _vars_stay_here, scope="stack", config={**_SCHEMA, **_FOREIGN}, required=_ENV),
 ]

@@ -12,7 +12,7 @@ from pulumi_policy import Severity
 
 from . import checklist as C
 from ._rule import (
-    WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, ReportViolation, Rule, config, each_resource, items, named_like, number,
+    ANY_CLAUSE, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, ReportViolation, Rule, config, each_resource, items, named_like, number,
     of_type, waiver, words,
 )
 from ._workers import scripts
@@ -60,9 +60,9 @@ def _no_workers_dev(args: Any, report: ReportViolation) -> None:
 
     The program declares WorkersScriptSubdomain enabled: false for each WorkersScript (subdomain:
     {enabled: false} on a v6 Worker): a workers.dev URL bypasses the zone's WAF, rate limits and
-    Access."""
+    Access. A Worker whose clients still call workers.dev is waived by name, with the reason."""
     for script in scripts(args, report):
-        if script.workers_dev is not False:
+        if script.workers_dev is not False and not waiver(args, str(script.name)):
             state = "enabled" if script.workers_dev else "not declared (Cloudflare may keep it on)"
             report(f"Worker {script.name}: the workers.dev URL is {state}; declare it disabled", script.resource.urn)
 
@@ -124,7 +124,8 @@ def _durable_objects(args: Any, report: ReportViolation) -> None:
     """Every Durable Object class a Worker binds is deployed by a migration of a Worker of this stack.
 
     Declare the class under durableObjects.<name>.classes (its host Worker's migrations create it)
-    and bind it by name; requiredClasses lists the classes the report and the guide deploy."""
+    and bind it by name; requiredClasses lists the classes the report and the guide deploy. A class
+    bound by live code the program adopts without declaring is waived by name, with the reason."""
     every = scripts(args, report)
     classes = {script.name: set().union(*(_created_classes(c) for c in script.code)) for script in every}
     bound: set[str] = set()
@@ -140,7 +141,7 @@ def _durable_objects(args: Any, report: ReportViolation) -> None:
                         report(f"Worker {script.name}: binding {binding.get('name')} uses class {cls} of Worker "
                                f"{host}, which no migration of this stack deploys", code.urn)
     for cls in items(config(args).get("requiredClasses")) or REQUIRED_CLASSES:
-        if cls not in bound:
+        if cls not in bound and not waiver(args, cls):
             report(f"Durable Object class {cls} is not bound by any Worker of this stack", None)
 
 
@@ -168,10 +169,10 @@ H, M = Severity.HIGH, Severity.MEDIUM
 RULES = [
     Rule("CF-WRK-001", "worker-nodejs-compatibility", M, C.COMPAT_FLAGS, _compatibility, scope="stack", config={"requiredFlags": {**_LIST, "default": ["nodejs_compat"], "description": "Compatibility flags every Worker sets."}}),
     Rule("CF-WRK-002", "worker-cpu-limits", M, C.WORKER_LIMITS, _cpu_limits, scope="stack", config={"cpuMsByWorker": {"type": "object", "additionalProperties": {"type": "number", "maximum": CPU_MAX_MS}, "default": CPU_BY_WORKER, "description": "Least cpuMs per Worker (name without the environment)."}, "minCpuMs": {"type": "number", "default": CPU_DEFAULT_MS, "minimum": CPU_DEFAULT_MS, "description": "Least cpuMs of any other Worker."}}),
-    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack"),
+    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack", waivable=(ANY_CLAUSE,)),
     Rule("CF-WRK-004", "worker-observability-on", M, C.ERROR_TRACKING, _observability, scope="stack", config={"minHeadSamplingRate": {"type": "number", "default": 1.0, "minimum": 1.0, "maximum": 1.0, "description": "Least share of requests logged (the report samples all)."}}),
     Rule("CF-WRK-005", "worker-custom-domains-served", H, C.PRIMARY_DOMAIN, _custom_domains, scope="stack", config={"requiredHostnames": {**_LIST, "default": REQUIRED_HOSTNAMES, "description": "Hostnames a Worker of this stack must serve."}}),
     Rule("CF-WRK-006", "worker-routes-served", M, C.API_SUBDOMAIN, _routes, scope="stack", config={"requiredRoutes": {**_LIST, "default": REQUIRED_ROUTES, "description": "Route patterns a Worker of this stack must serve."}}),
-    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack", config={"requiredClasses": {**_LIST, "default": REQUIRED_CLASSES, "description": "Durable Object classes that must be bound."}}),
+    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack", config={"requiredClasses": {**_LIST, "default": REQUIRED_CLASSES, "description": "Durable Object classes that must be bound."}}, waivable=(ANY_CLAUSE,)),
     Rule("CF-AE-001", "analytics-datasets-bound", M, C.AE_DATASETS, _datasets, scope="stack", waivable=DATASET_KINDS),
 ]

@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator
 from pulumi_policy import Severity
 
 from . import checklist as C
-from ._expr import applies_to_host, restricts_path
-from ._hosts import WORKER_SOURCES, hostnames, zone_of
+from ._expr import applies
+from ._hosts import worker_sites, zone_of
 from ._rule import (
     BOT_MANAGEMENT, REQUIRE_ZONE_SCHEMA, RULESET, UNIVERSAL_SSL, ZONE_DNSSEC, ReportViolation, Rule, config,
     each_resource, items, number, of_type, waiver,
@@ -66,19 +66,18 @@ def zone_resource(resource_type: str, prop: str) -> Source:
 
 
 def header(name: str) -> Source:
-    """The value a response-header rule gives `name` on each Worker-served hostname of the zone:
-    the rule must be enabled, set (or add) the header, and apply to every path of the host."""
+    """The value a response-header rule gives `name` at each site of this stack's Workers in the
+    zone: the rule must be enabled, set (or add) the header, and match every path of the site."""
     def read(args: Any, report: ReportViolation, zone: str) -> Iterator[Reading]:
         rules = [(ruleset, rule) for ruleset in of_type(args.resources, RULESET)
                  if zone_of(ruleset) == zone and ruleset.props.get("phase") == "http_response_headers_transform"
                  for rule in items(ruleset.props.get("rules"))
                  if rule.get("enabled") is not False and _sets(rule, name)]
-        hosts = [h for h, r in hostnames(args, report, WORKER_SOURCES).items() if zone_of(r) == zone] or [None]
-        for host in hosts:
-            covering = [(ruleset, rule) for ruleset, rule in rules
-                        if not restricts_path(rule.get("expression")) and (host is None or applies_to_host(
-                            rule.get("expression"), host))]
-            where = f"responses of {host}" if host else f"zone {zone}"
+        sites = [s for s in worker_sites(args, report) if zone_of(s.resource) == zone] or [None]
+        for site in sites:
+            covering = [(ruleset, rule) for ruleset, rule in rules if site is None or all(
+                applies(rule.get("expression"), site.host, site.path(sample)) is True for sample in ("/", "/any/page"))]
+            where = f"responses of {site.host}{site.prefix}" if site else f"zone {zone}"
             if not covering:
                 yield where, MISSING, rules[0][0] if rules else None
             for ruleset, rule in covering:
