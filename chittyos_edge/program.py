@@ -21,14 +21,46 @@ from components.monitoring import Monitoring
 from components.secure_tunnel import SecureTunnel
 from components.worker_service import WorkerService
 
+from . import PROJECT
 from . import config as stack_config
+from .config.base import Environment
 from .outputs_contract import build_outputs
 from .preflight import check_deployable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
+def served_hostnames(settings: stack_config.StackConfig) -> dict[Environment, dict[str, list[str]]]:
+    """Hostnames per environment and owner that the zone rules may cover.
+
+    Production's rules reach staging's hostnames only where a rule lists `staging` in `environments`;
+    those come from Pulumi.staging.yaml, read from the folder the stack files are read from.
+    """
+    served = {settings.environment: settings.served_by_owner()}
+    security = settings.edge_security
+    if security is None or settings.environment is Environment.STAGING:
+        return served
+    scoped = [*security.waf_custom_rules, *security.managed_rulesets, *security.rate_limits,
+              *security.cache_rules, security.security_headers]
+    if any(Environment.STAGING in rule.environments for rule in scoped):
+        from .plan.runtime import PlanError, read_stack_file
+
+        prefix = f"{PROJECT}:"
+        try:
+            file_config = read_stack_file("staging")
+        except PlanError as error:
+            raise stack_config.ConfigError([
+                f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
+                f"which cannot be read ({error}); keep it beside Pulumi.production.yaml or remove staging "
+                "from those environments"]) from None
+        raw = {k[len(prefix):]: v for k, v in file_config.items() if k.startswith(prefix)}
+        staging = stack_config.parse_stack_config(raw, "Pulumi.staging.yaml", "staging")
+        served[Environment.STAGING] = staging.served_by_owner()
+    return served
+
+
+def build(loaded: stack_config.LoadedConfig,
+          served: dict[Environment, dict[str, list[str]]] | None = None) -> dict[str, Any]:
     """Declare every resource of the stack; returns the stack outputs."""
     settings = loaded.settings
     env = settings.environment
@@ -69,7 +101,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
-                     security=settings.edge_security)
+                     security=settings.edge_security, served=served or served_hostnames(settings))
 
     monitoring = Monitoring(
         f"{env}-monitoring", account_id=account_id, zone_id=zone_id, environment=env,
@@ -92,9 +124,10 @@ def main() -> dict[str, Any]:
     try:
         loaded = stack_config.load()
         check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
+        served = served_hostnames(loaded.settings)
     except stack_config.ConfigError as error:
         raise pulumi.RunError(str(error)) from None
-    outputs = build(loaded)
+    outputs = build(loaded, served)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
