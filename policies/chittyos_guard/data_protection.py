@@ -78,6 +78,7 @@ _ACKNOWLEDGED = {"acknowledgedDeletedClasses": {
 
 RULES = [
     Rule("CF-DATA-001", "stateful-resources-protected", Severity.CRITICAL, C.DATA_ROLLBACK, _protected, scope="stack"),
-    Rule("CF-DO-001", "durable-object-deletion-acknowledged", Severity.CRITICAL, C.DO_MIGRATIONS, _deletions_acknowledged, config=_ACKNOWLEDGED),
+    Rule("CF-DO-001", "durable-object-deletion-acknowledged", Severity.CRITICAL, C.DO_MIGRATIONS, _deletions_acknowledged,
+         config=_ACKNOWLEDGED),
     Rule("CF-Q-001", "queue-consumers-dead-letter", Severity.HIGH, C.ERROR_SCENARIOS, _dead_letters),
 ]

@@ -74,8 +74,8 @@ class ManagedRuleset:
                 if rule.get("action") != "execute" or params.get("id") != self.ruleset_id:
                     continue
                 overrides = params.get("overrides") or {}
-                logged = [str(o.get("category") or o.get("id")) for o in
-                          [*items(overrides.get("categories")), *items(overrides.get("rules"))] if o.get("action") == "log"]
+                narrower = [*items(overrides.get("categories")), *items(overrides.get("rules"))]
+                logged = [str(o.get("category") or o.get("id")) for o in narrower if o.get("action") == "log"]
                 if overrides.get("enabled") is False:
                     problems.append(f"{_name(rule)} turns every rule off (overrides.enabled false)")
                 elif overrides.get("action") == "log":
@@ -89,7 +89,8 @@ class ManagedRuleset:
             if bare or problems:
                 detail = "; ".join(problems) or f"no enabled rule executes it for {', '.join(bare)}"
                 report(f"zone {zone}: the {self.label} ({self.ruleset_id}) is not enforcing: {detail}; list it in "
-                       "edgeSecurity.managedRulesets without log or disabling overrides", _first_urn(args, zone, phases))
+                       "edgeSecurity.managedRulesets without log or disabling overrides",
+                       _first_urn(args, zone, phases))
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
@@ -121,8 +122,9 @@ class CustomRule:
                               reaches(rule.get("expression"), site.host, site.path(self.path)) for site in sites)]
             if not any(rule.get("action") in self.actions for rule in candidates):
                 near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
-                report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near or 'none tests ' + ', '.join(self.needles)}); "
-                       f"add it to {self.where} with action {' or '.join(self.actions)}", _first_urn(args, zone, phases))
+                near = near or f"none tests {', '.join(self.needles)}"
+                report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near}); add it to {self.where} "
+                       f"with action {' or '.join(self.actions)}", _first_urn(args, zone, phases))
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
@@ -184,7 +186,7 @@ class Endpoint:
                             "description": "Request paths the limit must cover."}}
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
                     config={**_ZONE, **schema}, waivable=("undeclared",),
-                    title=f"{self.path} is rate-limited per client at {self.ceiling} requests/minute or less, enforced.",
+                    title=f"{self.path} is rate-limited per client, enforced, at {self.ceiling} requests/minute or less.",
                     remediation=f"Add an edgeSecurity.rateLimits entry whose expression matches {self.path}, counted "
                                 f"per cf.colo.id and ip.src, action block or a challenge (log is not a limit), at most "
                                 f"{self.ceiling} requests per minute.")

@@ -15,7 +15,7 @@ from ._rule import (
 
 
 def _pools(args: Any, report: ReportViolation) -> None:
-    """Every load-balancer pool has a health monitor and enabled origins that this stack serves; every balancer has pools and a fallback.
+    """Load-balancer pools are monitored, with enabled origins this stack serves; balancers have pools and a fallback.
 
     Give loadBalancing.pools[] a monitor and origins whose hostnames are custom domains or routes
     of this stack's Workers (an origin nothing serves is always down and pages on-call); set
@@ -42,7 +42,8 @@ def _pools(args: Any, report: ReportViolation) -> None:
         with each_resource(report, balancer.urn):
             props = balancer.props
             if not items(props.get("defaultPools")) or not props.get("fallbackPool") or props.get("enabled") is False:
-                report(f"load balancer {props.get('name')} needs enabled default pools and a fallback pool", balancer.urn)
+                report(f"load balancer {props.get('name')} needs enabled default pools and a fallback pool",
+                       balancer.urn)
 
 
 RULES = [

@@ -141,7 +141,7 @@ def _probe_problems(probe: dict[str, Any], row: dict[str, Any], cfg: Any) -> lis
 
 
 def _probes(args: Any, report: ReportViolation) -> None:
-    """Health checks probe HTTPS with certificate validation, expect 2xx and the report's body, at its interval or tighter.
+    """Health checks probe HTTPS with certificate validation, expect 2xx and the report's body, at its interval.
 
     Set monitoring.healthChecks[] as the optimization report does: type HTTPS, allowInsecure false,
     expectedCodes 2xx (a row may allow another, as /ws expects 426), the report's expectedBody,
@@ -275,21 +275,24 @@ _PROBES = {
     "minConsecutiveFails": {"type": "number", "default": 3, "minimum": 2,
                             "description": "Failures in a row before a check turns unhealthy (the report: 3)."},
 }
+_LISTED = {"checks": _PROBES["checks"]}
+_CRITICAL = {"criticalAlertTypes": {"type": "array", "items": {"type": "string"}, "default": CRITICAL,
+                                    "description": "Alert types that must page (besides any described critical)."}}
 H, M = Severity.HIGH, Severity.MEDIUM
 
 ALERTS = (
     Alert("CF-MON-007", "alert-high-error-rate-paged", H, C.HIGH_ERROR_RATE, ("http_alert_origin_error", "advanced_http_alert_error"), "pagerduty", "a high error rate"),
     Alert("CF-MON-008", "alert-elevated-error-rate-warned", M, C.ELEVATED_ERROR_RATE, ("http_alert_edge_error", "advanced_http_alert_error"), "slack", "an elevated error rate"),
-    Alert("CF-MON-009", "alert-performance-degradation-paged", H, C.PERFORMANCE_DEGRADATION, ("synthetic_test_latency_alert",), "pagerduty", "slow responses (p95)", "latency"),
-    Alert("CF-MON-010", "alert-budget", M, C.BUDGET_ALERTS, ("billing_usage_alert",), "any", "spending against the budget"),
+    Alert("CF-MON-009", "alert-performance-degradation-paged", H, C.PERFORMANCE_DEGRADATION, ("synthetic_test_latency_alert",), "pagerduty", "slow responses", "latency"),
+    Alert("CF-MON-010", "alert-budget", M, C.BUDGET_ALERTS, ("billing_usage_alert",), "any", "usage-based billing"),
 )
 
 RULES = [
     Rule("CF-MON-001", "public-hostnames-health-checked", H, C.HC_PRIMARY, _health_checks, scope="stack"),
     Rule("CF-MON-002", "health-check-failures-notified", H, C.SERVICE_DOWN, _alert_routes, scope="stack"),
     Rule("CF-MON-003", "health-checks-probe-as-specified", H, C.HC_API, _probes, scope="stack", config=_PROBES),
-    Rule("CF-MON-004", "listed-health-checks-exist", H, C.HC_WEBSOCKET, _listed_checks, scope="stack", config={"checks": _PROBES["checks"]}),
-    Rule("CF-MON-005", "critical-alerts-page-pagerduty", H, C.PAGERDUTY, _paged, scope="stack", config={"criticalAlertTypes": {"type": "array", "items": {"type": "string"}, "default": CRITICAL, "description": "Alert types that must page."}}),
+    Rule("CF-MON-004", "listed-health-checks-exist", H, C.HC_WEBSOCKET, _listed_checks, scope="stack", config=_LISTED),
+    Rule("CF-MON-005", "critical-alerts-page-pagerduty", H, C.PAGERDUTY, _paged, scope="stack", config=_CRITICAL),
     Rule("CF-MON-006", "alert-policies-live", H, C.SLACK, _alerts_live, scope="stack"),
     *(alert.rule() for alert in ALERTS),
 ]

@@ -65,7 +65,8 @@ def _retention(args: Any, report: ReportViolation) -> None:
     for bucket in of_type(args.resources, R2_BUCKET):
         with each_resource(report, bucket.urn):
             name = bucket.props.get("name")
-            wanted = next((row for prefix, row in table.items() if named_like(name, prefix)), {"minRetentionDays": floor})
+            wanted = next((row for prefix, row in table.items() if named_like(name, prefix)),
+                          {"minRetentionDays": floor})
             keep, archive = wanted.get("minRetentionDays", floor), wanted.get("archiveWithinDays")
             rules = [rule for lc in _lifecycles_of(args, bucket) for rule in items(lc.props.get("rules"))
                      if rule.get("enabled") is not False]
@@ -108,5 +109,5 @@ _RETENTION = {"buckets": {"type": "object", "additionalProperties": _ROW, "defau
 RULES = [
     Rule("CF-R2-001", "r2-buckets-have-lifecycle", Severity.MEDIUM, C.R2_LIFECYCLE, _lifecycles, scope="stack"),
     Rule("CF-R2-002", "r2-no-public-dev-url", Severity.HIGH, C.R2_PUBLIC, _no_public_dev_url),
-    Rule("CF-R2-003", "r2-retention-and-archival", Severity.HIGH, C.R2_ARCHIVAL, _retention, scope="stack", config=_RETENTION),
+    Rule("CF-R2-003", "r2-retention-and-archival", Severity.HIGH, C.R2_ARCHIVAL, _retention, "stack", _RETENTION),
 ]

@@ -90,7 +90,7 @@ def _resolve(value: str, kind: str, by_ref: dict[tuple[str, str], Any], allowed:
 
 
 def _bindings_resolve(args: Any, report: ReportViolation) -> None:
-    """Every binding resolves to a resource of this stack carrying its environment; literal ids only from this stack's own list.
+    """Every binding resolves to a resource of this stack carrying its environment; literal ids only from its own list.
 
     Bind by logical name (services.<name>.bindings) so the program wires the namespace, bucket,
     database or queue of this stack. An existing resource is adopted (adopt: {id}) and its id
@@ -111,7 +111,8 @@ def _bindings_resolve(args: Any, report: ReportViolation) -> None:
                 name = binding.get("name")
                 values = [(key, raw(binding, key)) for key in keys if raw(binding, key) is not None]
                 if not values:
-                    report(f"Worker {script_name}: binding {name} ({binding.get('type')}) names no resource", script.urn)
+                    report(f"Worker {script_name}: binding {name} ({binding.get('type')}) names no resource",
+                           script.urn)
                     continue
                 key, value = values[0]
                 if is_unknown(value):
@@ -221,9 +222,12 @@ _HOSTS = {**_SCHEMA, **_FOREIGN, "hostnamesCarryEnvironment": {
     "type": "boolean", "default": False, "description": "Every hostname of this stack carries its environment."}}
 _ENV = ("environment",)
 
+_VARS = {**_SCHEMA, **_FOREIGN}
+H, CRIT = Severity.HIGH, Severity.CRITICAL
+
 RULES = [
-    Rule("CF-ENV-001", "bindings-resolve-in-stack", Severity.CRITICAL, C.KV_IDS, _bindings_resolve, scope="stack", config=_SCHEMA, required=_ENV),
-    Rule("CF-ENV-002", "stateful-names-carry-environment", Severity.HIGH, C.STAGING_VALIDATED, _names_carry_environment, scope="stack", config=_SCHEMA, required=_ENV),
-    Rule("CF-ENV-005", "hostnames-served-by-this-environment", Severity.CRITICAL, C.CUSTOM_DOMAINS, _served_here, scope="stack", config=_HOSTS, required=_ENV),
-    Rule("CF-ENV-006", "worker-vars-stay-in-environment", Severity.HIGH, C.WORKER_VARS, _vars_stay_here, scope="stack", config={**_SCHEMA, **_FOREIGN}, required=_ENV),
+    Rule("CF-ENV-001", "bindings-resolve-in-stack", CRIT, C.KV_IDS, _bindings_resolve, "stack", _SCHEMA, _ENV),
+    Rule("CF-ENV-002", "stateful-names-carry-environment", H, C.STAGING_VALIDATED, _names_carry_environment, "stack", _SCHEMA, _ENV),
+    Rule("CF-ENV-005", "hostnames-served-by-this-environment", CRIT, C.CUSTOM_DOMAINS, _served_here, "stack", _HOSTS, _ENV),
+    Rule("CF-ENV-006", "worker-vars-stay-in-environment", H, C.WORKER_VARS, _vars_stay_here, "stack", _VARS, _ENV),
 ]

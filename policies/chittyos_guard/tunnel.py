@@ -154,8 +154,10 @@ def _service_tokens(args: Any, report: ReportViolation) -> None:
 FORBIDDEN_INCLUDES = ["everyone", "anyValidServiceToken"]
 ANY_IP = ("0.0.0.0/0", "::/0")
 H, CRIT = Severity.HIGH, Severity.CRITICAL
-_LIMITS = {"maxSessionHours": {"type": "number", "default": 24, "maximum": 24, "description": "Longest Access session."}}
-_TOKENS = {"maxTokenHours": {"type": "number", "default": 8760, "maximum": 8760, "description": "Longest service-token life."}}
+_LIMITS = {"maxSessionHours": {"type": "number", "default": 24, "maximum": 24,
+                               "description": "Longest Access session, in hours."}}
+_TOKENS = {"maxTokenHours": {"type": "number", "default": 8760, "maximum": 8760,
+                             "description": "Longest service-token life, in hours (the guide: a year)."}}
 _INCLUDES = {"forbiddenIncludes": {"type": "array", "items": {"type": "string"}, "default": FORBIDDEN_INCLUDES,
                                    "description": "Access include selectors that admit too much."}}
 

@@ -12,8 +12,8 @@ from pulumi_policy import Severity
 
 from . import checklist as C
 from ._rule import (
-    ANY_CLAUSE, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, ReportViolation, Rule, config, each_resource, items, named_like, number,
-    of_type, waiver, words,
+    ANY_CLAUSE, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, ReportViolation, Rule, config, each_resource, items, named_like,
+    number, of_type, waiver, words,
 )
 from ._workers import scripts
 
@@ -46,7 +46,8 @@ def _cpu_limits(args: Any, report: ReportViolation) -> None:
     cfg = config(args)
     floors = dict(cfg.get("cpuMsByWorker") or CPU_BY_WORKER)
     for script in scripts(args, report):
-        floor = next((ms for prefix, ms in floors.items() if named_like(script.name, prefix)), cfg.get("minCpuMs", CPU_DEFAULT_MS))
+        floor = next((ms for prefix, ms in floors.items() if named_like(script.name, prefix)),
+                     cfg.get("minCpuMs", CPU_DEFAULT_MS))
         for code in script.code:
             with each_resource(report, code.urn):
                 cpu = number((code.props.get("limits") or {}).get("cpuMs"))
@@ -72,7 +73,7 @@ def _observability(args: Any, report: ReportViolation) -> None:
 
     Keep services.<name>.observability on (logs enabled, headSamplingRate at least
     minHeadSamplingRate); errors are tracked from these logs."""
-    floor = config(args).get("minHeadSamplingRate", 1.0)
+    floor = config(args).get("minHeadSamplingRate", 1.0)  # the report's sampling_rate: 1.0
     for script in scripts(args, report):
         with each_resource(report, script.resource.urn):
             obs = script.observability
@@ -89,7 +90,8 @@ def _required(args: Any, report: ReportViolation, resource_type: str, key: str, 
     served = {r.props.get(prop): r for r in of_type(args.resources, resource_type)}
     for item in wanted:
         resource = served.get(item)
-        target = resource.props.get("service" if resource_type == WORKERS_CUSTOM_DOMAIN else "script") if resource else None
+        key = "service" if resource_type == WORKERS_CUSTOM_DOMAIN else "script"
+        target = resource.props.get(key) if resource else None
         if not target:
             report(f"{what} {item} is not served by a Worker of this stack; declare it", None)
 
@@ -163,16 +165,31 @@ REQUIRED_HOSTNAMES = ["project-awareness.chitty.cc"]
 REQUIRED_ROUTES = ["api.chitty.cc/project-awareness/*"]
 REQUIRED_CLASSES = ["SessionStateDO", "ProjectAwarenessDurableObject", "SessionSyncDurableObject"]
 DATASET_KINDS = ("usage", "performance", "security", "business")
-_LIST = {"type": "array", "items": {"type": "string"}}
-H, M = Severity.HIGH, Severity.MEDIUM
+
+
+def _names(default: list[str], what: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "default": default, "description": what}
+
+
+_FLAGS = {"requiredFlags": _names(["nodejs_compat"], "Compatibility flags every Worker sets.")}
+_CPU = {"cpuMsByWorker": {"type": "object", "additionalProperties": {"type": "number", "maximum": CPU_MAX_MS},
+                          "default": CPU_BY_WORKER, "description": "Least cpuMs per Worker (name without environment)."},
+        "minCpuMs": {"type": "number", "default": CPU_DEFAULT_MS, "minimum": CPU_DEFAULT_MS,
+                     "description": "Least cpuMs of any other Worker."}}
+_SAMPLING = {"minHeadSamplingRate": {"type": "number", "default": 1.0, "exclusiveMinimum": 0, "maximum": 1.0,
+                                     "description": "Least share of requests logged (the report samples them all)."}}
+_HOSTNAMES = {"requiredHostnames": _names(REQUIRED_HOSTNAMES, "Hostnames a Worker of this stack must serve.")}
+_ROUTES = {"requiredRoutes": _names(REQUIRED_ROUTES, "Route patterns a Worker of this stack must serve.")}
+_CLASSES = {"requiredClasses": _names(REQUIRED_CLASSES, "Durable Object classes that must be bound.")}
+H, M, ANY = Severity.HIGH, Severity.MEDIUM, (ANY_CLAUSE,)
 
 RULES = [
-    Rule("CF-WRK-001", "worker-nodejs-compatibility", M, C.COMPAT_FLAGS, _compatibility, scope="stack", config={"requiredFlags": {**_LIST, "default": ["nodejs_compat"], "description": "Compatibility flags every Worker sets."}}),
-    Rule("CF-WRK-002", "worker-cpu-limits", M, C.WORKER_LIMITS, _cpu_limits, scope="stack", config={"cpuMsByWorker": {"type": "object", "additionalProperties": {"type": "number", "maximum": CPU_MAX_MS}, "default": CPU_BY_WORKER, "description": "Least cpuMs per Worker (name without the environment)."}, "minCpuMs": {"type": "number", "default": CPU_DEFAULT_MS, "minimum": CPU_DEFAULT_MS, "description": "Least cpuMs of any other Worker."}}),
-    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack", waivable=(ANY_CLAUSE,)),
-    Rule("CF-WRK-004", "worker-observability-on", M, C.ERROR_TRACKING, _observability, scope="stack", config={"minHeadSamplingRate": {"type": "number", "default": 1.0, "minimum": 1.0, "maximum": 1.0, "description": "Least share of requests logged (the report samples all)."}}),
-    Rule("CF-WRK-005", "worker-custom-domains-served", H, C.PRIMARY_DOMAIN, _custom_domains, scope="stack", config={"requiredHostnames": {**_LIST, "default": REQUIRED_HOSTNAMES, "description": "Hostnames a Worker of this stack must serve."}}),
-    Rule("CF-WRK-006", "worker-routes-served", M, C.API_SUBDOMAIN, _routes, scope="stack", config={"requiredRoutes": {**_LIST, "default": REQUIRED_ROUTES, "description": "Route patterns a Worker of this stack must serve."}}),
-    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack", config={"requiredClasses": {**_LIST, "default": REQUIRED_CLASSES, "description": "Durable Object classes that must be bound."}}, waivable=(ANY_CLAUSE,)),
+    Rule("CF-WRK-001", "worker-nodejs-compatibility", M, C.COMPAT_FLAGS, _compatibility, scope="stack", config=_FLAGS),
+    Rule("CF-WRK-002", "worker-cpu-limits", M, C.WORKER_LIMITS, _cpu_limits, scope="stack", config=_CPU),
+    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack", waivable=ANY),
+    Rule("CF-WRK-004", "worker-observability-on", M, C.ERROR_TRACKING, _observability, scope="stack", config=_SAMPLING),
+    Rule("CF-WRK-005", "worker-custom-domains-served", H, C.PRIMARY_DOMAIN, _custom_domains, scope="stack", config=_HOSTNAMES),
+    Rule("CF-WRK-006", "worker-routes-served", M, C.API_SUBDOMAIN, _routes, scope="stack", config=_ROUTES),
+    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack", config=_CLASSES, waivable=ANY),
     Rule("CF-AE-001", "analytics-datasets-bound", M, C.AE_DATASETS, _datasets, scope="stack", waivable=DATASET_KINDS),
 ]
