@@ -147,8 +147,8 @@ class Endpoint:
     name: str
     severity: Severity
     checklist: str
-    path: str  # the seed's endpoint, as a request path every covering rule must match
-    ceiling: int  # the seed's requests per minute per client
+    path: str  # the report's endpoint, as a request path every covering rule must match
+    ceiling: int  # the report's requests per minute per client
 
     def check(self, args: Any, report: ReportViolation) -> None:
         cfg = config(args)
