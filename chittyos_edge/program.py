@@ -6,7 +6,6 @@ mocks. Components get typed config objects; none of them reads `pulumi.Config`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,15 +25,15 @@ from . import config as stack_config
 from .config.base import Environment
 from .outputs_contract import build_outputs
 from .preflight import check_deployable
+from .project import Project, ProjectError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-
-def served_hostnames(settings: stack_config.StackConfig) -> dict[Environment, dict[str, list[str]]]:
+def served_hostnames(settings: stack_config.StackConfig,
+                     project: Project) -> dict[Environment, dict[str, list[str]]]:
     """Hostnames per environment and owner that the zone rules may cover.
 
     Production's rules reach staging's hostnames only where a rule lists `staging` in `environments`;
-    those come from Pulumi.staging.yaml, read from the folder the stack files are read from.
+    those come from the project's Pulumi.staging.yaml.
     """
     served = {settings.environment: settings.served_by_owner()}
     security = settings.edge_security
@@ -47,7 +46,7 @@ def served_hostnames(settings: stack_config.StackConfig) -> dict[Environment, di
 
         prefix = f"{PROJECT}:"
         try:
-            file_config = read_stack_file("staging")
+            file_config = read_stack_file("staging", project)
         except PlanError as error:
             raise stack_config.ConfigError([
                 f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
@@ -59,9 +58,10 @@ def served_hostnames(settings: stack_config.StackConfig) -> dict[Environment, di
     return served
 
 
-def build(loaded: stack_config.LoadedConfig,
+def build(loaded: stack_config.LoadedConfig, project: Project,
           served: dict[Environment, dict[str, list[str]]] | None = None) -> dict[str, Any]:
-    """Declare every resource of the stack; returns the stack outputs."""
+    """Declare every resource of the stack (bundles and migrations read from `project`); returns
+    the stack outputs."""
     settings = loaded.settings
     env = settings.environment
     account_id = settings.account.id
@@ -75,7 +75,7 @@ def build(loaded: stack_config.LoadedConfig,
     storage = DocumentStorage(
         f"{env}-storage", account_id=account_id, environment=env,
         r2_buckets=settings.r2_buckets, d1_databases=settings.d1_databases,
-        protection=settings.data_protection, project_root=PROJECT_ROOT)
+        protection=settings.data_protection, project=project)
 
     hosts = {
         name: DurableObjectHost(
@@ -90,7 +90,7 @@ def build(loaded: stack_config.LoadedConfig,
             f"{env}-{name}", account_id=account_id, zone_id=zone_id, environment=env,
             service_key=name, service=service, secrets=loaded.secrets.for_service(name),
             stores=stores, storage=storage, durable_objects=hosts_by_service.get(name),
-            protection=settings.data_protection, project_root=PROJECT_ROOT)
+            protection=settings.data_protection, project=project)
         for name, service in settings.services.items()
     }
 
@@ -101,7 +101,7 @@ def build(loaded: stack_config.LoadedConfig,
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
-                     security=settings.edge_security, served=served or served_hostnames(settings))
+                     security=settings.edge_security, served=served or served_hostnames(settings, project))
 
     monitoring = Monitoring(
         f"{env}-monitoring", account_id=account_id, zone_id=zone_id, environment=env,
@@ -115,19 +115,24 @@ def build(loaded: stack_config.LoadedConfig,
             f"{env}-load-balancing", account_id=account_id, zone_id=zone_id, environment=env,
             load_balancing=settings.load_balancing)
 
-    return build_outputs(settings, services=services, stores=stores, storage=storage, hosts=hosts,
+    return build_outputs(settings, services=services, stores=stores, storage=storage,
                          tunnel=tunnel, monitoring=monitoring, load_balancing=load_balancing)
 
 
-def main() -> dict[str, Any]:
-    """Load the config (failing cleanly on bad input), build the stack, export its outputs."""
+def main(project: Project | None = None) -> dict[str, Any]:
+    """Load the config (failing cleanly on bad input), build the stack, export its outputs.
+
+    Under `pulumi up` the project is the one the working directory is in (Pulumi runs the program
+    in the project's folder); the offline plan passes the one it plans.
+    """
     try:
+        project = project or Project.discover()
         loaded = stack_config.load()
-        check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
-        served = served_hostnames(loaded.settings)
-    except stack_config.ConfigError as error:
+        check_deployable(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
+        served = served_hostnames(loaded.settings, project)
+    except (stack_config.ConfigError, ProjectError) as error:
         raise pulumi.RunError(str(error)) from None
-    outputs = build(loaded, served)
+    outputs = build(loaded, project, served)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

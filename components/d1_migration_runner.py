@@ -27,9 +27,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
                             ResourceProvider, UpdateResult)
 
 from chittyos_edge import d1_migrations
-
-# Files are read relative to the project root (this package sits at its top level).
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from chittyos_edge.project import Project
 
 _COMPARED = ("accountId", "databaseId", "directory", "migrations", "allowDestructive", "environment")
 
@@ -81,7 +79,9 @@ class D1MigrationsProvider(ResourceProvider):
         return token
 
     def _run(self, props: dict[str, Any]) -> list[str]:
-        files = load_and_verify(PROJECT_ROOT / props["directory"], props.get("migrations") or [])
+        # `directory` is relative to the project; under `pulumi up` this provider runs in the project's
+        # folder, as the program does.
+        files = load_and_verify(Project.discover().path(props["directory"]), props.get("migrations") or [])
         executor = d1_migrations.D1HttpExecutor(props["accountId"], props["databaseId"], self._token())
         return d1_migrations.apply_pending(
             executor, files, environment=props["environment"],

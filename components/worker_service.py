@@ -41,6 +41,7 @@ from chittyos_edge.config.services import Placement
 from chittyos_edge.config.services import WorkerService as ServiceConfig
 from chittyos_edge.config.stack import DataProtection
 from chittyos_edge.config.storage import R2Jurisdiction
+from chittyos_edge.project import Project
 
 from .base import Component
 from .data_stores import DataStores
@@ -57,23 +58,26 @@ def bundle_digest(path: Path) -> str:
 
 
 class WorkerService(Component):
-    """`script`, `script_name` (physical), `hostnames` (custom domains, then route hosts)."""
+    """`script`, `script_name` (physical), `hostnames` (custom domains, then route hosts), `bindings`
+    (every binding the script is uploaded with, as the provider takes them)."""
 
     def __init__(self, name: str, *, account_id: str, zone_id: pulumi.Input[str], environment: Environment,
                  service_key: str, service: ServiceConfig, secrets: Mapping[str, pulumi.Output[str]],
                  stores: DataStores, storage: DocumentStorage, durable_objects: Optional[DurableObjectHost],
-                 protection: DataProtection, project_root: Path,
+                 protection: DataProtection, project: Project,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("worker_service", name, opts)
         self.script_name = naming.script_name(service.script_name, environment)
         self.hostnames = list(dict.fromkeys(
             list(service.custom_domains) + [route.split("/", 1)[0] for route in service.routes]))
-        bundle = project_root / service.bundle
+        bundle = project.path(service.bundle)
         where = f"services.{service_key}"
 
         bindings = self._bindings(service, secrets, stores, storage, environment, where)
         if durable_objects is not None:
             bindings += durable_objects.bindings
+        # The script's final binding list (provider input shape): the stack outputs are built from it.
+        self.bindings: list[dict[str, Any]] = bindings
         # The schema comes before the code that reads it.
         schema_first = [storage.migrations[key] for key in dict.fromkeys(service.bindings.d1.values())
                         if key in storage.migrations]

@@ -9,12 +9,11 @@ import pytest
 
 from chittyos_edge.outputs import compat
 from chittyos_edge.outputs_contract import CONTRACT_VERSION, StackOutputs, json_schema
-from chittyos_edge.plan.runtime import PROJECT_ROOT
 
-from conftest import resource, resources
+from conftest import ROOT, resource, resources
 
-SCHEMA_FILE = PROJECT_ROOT / "schemas" / "stack-outputs.schema.json"
-HISTORY = PROJECT_ROOT / "schemas" / "history"
+SCHEMA_FILE = ROOT / "schemas" / "stack-outputs.schema.json"
+HISTORY = ROOT / "schemas" / "history"
 REGENERATE = "chittyos-edge outputs --schema --out schemas/stack-outputs.schema.json"
 
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
@@ -112,13 +111,46 @@ def test_version_never_goes_down():
 @pytest.mark.parametrize("stack", ["production", "staging"])
 def test_program_exports_exactly_the_contract(plans, stack):
     outputs = plans[stack]["outputs"]
-    fields = {field.alias for field in StackOutputs.model_fields.values()}
+    # standIns is added by `chittyos-edge outputs --source plan`, never exported by the program
+    fields = {field.alias for field in StackOutputs.model_fields.values()} - {"standIns"}
     assert set(outputs) == fields, "one stack output per top-level contract field, no more"
     parsed = StackOutputs.model_validate(outputs)
     assert parsed.contract_version == CONTRACT_VERSION and parsed.environment.value == stack
     # only the tunnel token is secret; the offline plan shows secrets as placeholders
     assert outputs["tunnelToken"] == "[secret:tunnelToken]"
     assert "[secret" not in json.dumps({k: v for k, v in outputs.items() if k != "tunnelToken"})
+
+
+def _script_binding(binding: dict) -> tuple:
+    """(type, name, what it points at) of a binding as the plan records the script's input."""
+    value = {"plain_text": "text", "kv_namespace": "namespaceId", "r2_bucket": "bucketName", "d1": "id",
+             "queue": "queueName", "durable_object_namespace": "className", "analytics_engine": "dataset"}
+    return binding["type"], binding["name"], binding.get(value.get(binding["type"], ""))
+
+
+def _output_bindings(service: dict) -> set[tuple]:
+    found = {("plain_text", n, v) for n, v in service["vars"].items()}
+    found |= {("kv_namespace", n, v) for n, v in service["kvNamespaces"].items()}
+    found |= {("r2_bucket", n, v) for n, v in service["r2Buckets"].items()}
+    found |= {("d1", n, v["id"]) for n, v in service["d1Databases"].items()}
+    found |= {("queue", n, v) for n, v in service["queues"].items()}
+    found |= {("durable_object_namespace", n, v["className"]) for n, v in service["durableObjects"].items()}
+    found |= {("analytics_engine", n, v) for n, v in service["analyticsEngineDatasets"].items()}
+    return found | ({("ai", service["ai"], None)} if service["ai"] else set())
+
+
+def test_outputs_carry_exactly_the_bindings_of_each_script(plans):
+    """For every stack and service: what the Worker is uploaded with (secrets aside) is what the
+    outputs tell consumers, bindings that components add (the Durable Object host's) included."""
+    for stack, plan in plans.items():
+        scripts = {r["inputs"]["scriptName"]: r for r in resources(plan, SCRIPT)}
+        assert plan["outputs"]["services"], stack
+        for key, service in plan["outputs"]["services"].items():
+            script = scripts[service["scriptName"]]
+            on_script = {_script_binding(b) for b in script["inputs"]["bindings"] if b["type"] != "secret_text"}
+            assert _output_bindings(service) == on_script, f"{stack} {key}"
+        connect = plan["outputs"]["services"]["chittyconnect"]
+        assert "SESSION_FALLBACK_KV" in connect["kvNamespaces"] and "SESSION_SNAPSHOTS" in connect["r2Buckets"]
 
 
 def test_outputs_name_the_registered_resources(production):

@@ -52,7 +52,7 @@ def test_a_broken_setting_fails_its_item_and_fail_on_exits_1(production, monkeyp
     row = _row(rows, "SSL certificate installed and valid", "FAIL")
     assert "CF-TLS-001" in row["detail"] and "'1.2'" in row["detail"]
     assert row in failing(rows, "fail") and not failing(rows, None)
-    monkeypatch.setattr(module, "readiness", lambda stack: rows)
+    monkeypatch.setattr(module, "readiness", lambda stack, project=None: rows)
     assert cli.main(["readiness", "--stack", "production", "--fail-on", "fail"]) == 1
     assert cli.main(["readiness", "--stack", "production"]) == 0
     assert "FAIL" in capsys.readouterr().out
@@ -73,7 +73,7 @@ def test_staging_shows_production_only_rules_as_disabled_or_advisory(staging):
 
 
 def test_the_command_prints_json_and_markdown(production_rows, monkeypatch, capsys):
-    monkeypatch.setattr(module, "readiness", lambda stack: production_rows)
+    monkeypatch.setattr(module, "readiness", lambda stack, project=None: production_rows)
     assert cli.main(["readiness", "--stack", "production", "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["stack"] == "production" and len(document["items"]) == len(CHECKLIST)

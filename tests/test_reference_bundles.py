@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from chittyos_edge.plan.runtime import PROJECT_ROOT
-from tests.conftest import stack_file_config
+from tests.conftest import ROOT, stack_file_config
 
-WRANGLER = PROJECT_ROOT / "node_modules" / ".bin" / "wrangler"
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
 START_TIMEOUT = 60
 
 
@@ -113,7 +112,7 @@ def dev(tmp_path):
 
     def start(service_key: str) -> _Dev:
         assert WRANGLER.exists(), "run `npm ci` first (wrangler is a dev dependency in package.json)"
-        bundle = PROJECT_ROOT / stack_file_config("staging")["chittyos-edge:services"][service_key]["bundle"]
+        bundle = ROOT / stack_file_config("staging")["chittyos-edge:services"][service_key]["bundle"]
         workdir = tmp_path / service_key
         workdir.mkdir()
         shutil.copy(bundle, workdir / bundle.name)

@@ -9,8 +9,7 @@ import pytest
 from chittyos_edge import naming
 from chittyos_edge.config import ConfigError
 from chittyos_edge.plan.mocks import digest
-from chittyos_edge.plan.runtime import PROJECT_ROOT
-from tests.conftest import plan_with, resource, resources, stack_file_config
+from tests.conftest import ROOT, plan_with, resource, resources, stack_file_config
 
 SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
@@ -31,7 +30,7 @@ def test_script_inputs_follow_the_service_config(plans, stack):
     for key, service in _services(stack).items():
         script = resource(plans[stack], SCRIPT, f"{stack}-{key}-script")
         inputs = script["inputs"]
-        bundle = PROJECT_ROOT / service["bundle"]
+        bundle = ROOT / service["bundle"]
         assert inputs["scriptName"] == naming.script_name(service["scriptName"], stack)
         assert inputs["contentFile"] == service["bundle"]
         assert inputs["contentSha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
@@ -133,7 +132,7 @@ def test_unchanged_bundle_gives_identical_inputs_and_a_changed_one_a_new_hash(st
         config["chittyos-edge:services"]["chittyconnect"]["bundle"] = "workers/project-awareness/worker.mjs"
 
     changed = resource(plan_with("staging", other_bundle), SCRIPT, "staging-chittyconnect-script")["inputs"]
-    other = PROJECT_ROOT / "workers/project-awareness/worker.mjs"
+    other = ROOT / "workers/project-awareness/worker.mjs"
     assert changed["contentSha256"] == hashlib.sha256(other.read_bytes()).hexdigest() != before["contentSha256"]
 
 

@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import BindingName, ConfigModel, Hostname, ResourceBaseName
+from .base import (BindingName, CalendarDate, ConfigModel, CronExpression, Hostname, ResourceBaseName,
+                   hostname_problem)
+from .errors import repeats, shown
 
-_CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
 _ROUTE_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+\.[a-z]{2,63}/\S*$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Placement(StrEnum):
@@ -52,7 +52,7 @@ class WorkerService(ConfigModel):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$",
         description="Path of the built ES-module bundle (.mjs/.js), relative to the project root, e.g. "
                     "workers/chittyconnect/worker.mjs. The repo ships a reference bundle per service.")
-    compatibility_date: str = Field(description="Workers compatibility date, YYYY-MM-DD.")
+    compatibility_date: CalendarDate = Field(description="Workers compatibility date, YYYY-MM-DD (quoted).")
     compatibility_flags: list[str] = Field(default_factory=list)
     vars: dict[BindingName, str] = Field(default_factory=dict, description="Plain-text vars (never secrets).")
     secrets: list[BindingName] = Field(
@@ -61,7 +61,7 @@ class WorkerService(ConfigModel):
     bindings: Bindings = Field(default_factory=Bindings)
     custom_domains: list[Hostname] = Field(default_factory=list, description="Hostnames served by this Worker alone.")
     routes: list[str] = Field(default_factory=list, description="Zone route patterns, e.g. api.chitty.cc/project-awareness/*.")
-    crons: list[str] = Field(default_factory=list, description="Cron schedules (UTC).")
+    crons: list[CronExpression] = Field(default_factory=list, description="Cron schedules (UTC), Cloudflare's syntax.")
     cpu_ms: int | None = Field(None, ge=10, le=300000, description="CPU limit per invocation in ms.")
     placement: Placement = Placement.SMART
     observability: Observability = Field(default_factory=Observability)
@@ -77,27 +77,19 @@ class WorkerService(ConfigModel):
             raise ValueError("use a path inside the project, without '..', e.g. 'workers/chittyconnect/worker.mjs'")
         return value
 
-    @field_validator("compatibility_date")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        if not _DATE_RE.match(value):
-            raise ValueError("use YYYY-MM-DD, e.g. '2025-01-01'")
-        return value
-
-    @field_validator("crons")
-    @classmethod
-    def _crons(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not _CRON_RE.match(value):
-                raise ValueError(f"{value!r} is not a 5-field cron expression, e.g. '0 * * * *'")
-        return values
-
     @field_validator("routes")
     @classmethod
     def _routes(cls, values: list[str]) -> list[str]:
-        for value in values:
+        problems = []
+        for i, value in enumerate(values):
+            host = value.split("/", 1)[0].removeprefix("*.")
             if not _ROUTE_RE.match(value):
-                raise ValueError(f"{value!r} is not a route pattern: '<hostname>/<path>', e.g. 'api.chitty.cc/x/*'")
+                problems.append(f"[{i}]: {shown(value)} is not a route pattern: '<hostname>/<path>', "
+                                "e.g. 'api.chitty.cc/x/*'")
+            elif hostname_problem(host):
+                problems.append(f"[{i}]: the hostname of {shown(value)} {hostname_problem(host)}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return values
 
     @model_validator(mode="after")
@@ -137,14 +129,15 @@ class DurableObjectHost(ConfigModel):
     kv_fallback_binding: BindingName = Field(
         "DO_KV_FALLBACK", description="KV binding name of the fallback namespace in the host Worker.")
     snapshots: SnapshotBucket | None = None
-    cleanup_schedule: str | None = Field(None, description="Cron schedule of the cleanup run, added to the host's crons.")
+    cleanup_schedule: CronExpression | None = Field(
+        None, description="Cron schedule of the cleanup run, added to the host's crons.")
 
     @model_validator(mode="after")
     def _history(self) -> "DurableObjectHost":
-        tags = [step.tag for step in self.migrations]
-        duplicates = sorted({t for t in tags if tags.count(t) > 1})
-        if duplicates:
-            raise ValueError(f"migration tags must be unique, repeated: {duplicates}")
+        repeated = repeats(((f"migrations[{i}].tag", step.tag) for i, step in enumerate(self.migrations)),
+                           "migration tags")
+        if repeated:
+            raise ValueError("\n".join(repeated))
         live: set[str] = set()
         for step in self.migrations:
             for cls in step.new_sqlite_classes + step.new_classes:
@@ -163,8 +156,6 @@ class DurableObjectHost(ConfigModel):
         missing = sorted(set(self.classes.values()) - live)
         if missing:
             raise ValueError(f"classes {missing} are bound but no migration creates them; add a step with newSqliteClasses")
-        if self.cleanup_schedule and not _CRON_RE.match(self.cleanup_schedule):
-            raise ValueError(f"cleanupSchedule {self.cleanup_schedule!r} is not a 5-field cron expression")
         return self
 
     def deleted_classes(self) -> list[str]:

@@ -4,7 +4,8 @@
 plan, or a `pulumi stack export`) through the same Analyzer protocol `pulumi preview
 --policy-pack policies` uses, without the Pulumi CLI, provider plugins or credentials.
 `chittyos-edge readiness` maps the production readiness checklist to the rules that enforce each
-item, and says who checks the items no program can.
+item, and says who checks the items no program can. Both work on the project the user stands in
+(its stack files, its `policies/`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import STACKS
-from .formats import FORMATS
-
 from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack, selected_stacks
+from .formats import FORMATS
 
 
 def _usage_error(message: str) -> Exception:
@@ -29,10 +29,13 @@ def _gate_command(args: argparse.Namespace) -> int:
     from .runner import Source, run_gate
     from .sources import SourceError
 
-    sources = ([Source("stack", s) for s in args.stack or []] + [Source("plan", p) for p in args.plan or []]
-               + [Source("state", p) for p in args.state or []])
+    files = [("plan", p) for p in args.plan or []] + [("state", p) for p in args.state or []]
+    stacks = selected_stacks(args, args.project) if args.stack or not files else []
+    sources = [Source("stack", s) for s in stacks] + [Source(kind, value) for kind, value in files]
     if not sources:
-        raise _usage_error("gate needs at least one --stack, --plan or --state")
+        raise _usage_error("gate needs at least one --stack, --plan or --state (or PULUMI_STACK)")
+    if sum(1 for _, value in files if value == "-") > 1:
+        raise _usage_error("only one --plan or --state can read stdin ('-')")
     writes = []
     for spec in args.write or []:
         fmt, _, target = spec.partition("=")
@@ -40,7 +43,7 @@ def _gate_command(args: argparse.Namespace) -> int:
             raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
         writes.append((fmt, Path(target)))
     try:
-        report = run_gate(sources)
+        report = run_gate(sources, project=args.project)
     except (SourceError, PolicyConfigError, PackError) as error:
         raise _usage_error(str(error)) from None
     from .formats import render
@@ -56,39 +59,43 @@ def _readiness_command(args: argparse.Namespace) -> int:
     from .policy_config import PolicyConfigError
     from .readiness import failing, readiness, render
 
+    stack = one_stack(args, args.project)
     try:
-        rows = readiness(args.stack)
+        rows = readiness(stack, project=args.project)
     except PolicyConfigError as error:
         raise _usage_error(str(error)) from None
-    sys.stdout.write(render(args.stack, rows, args.format).rstrip("\n") + "\n")
+    sys.stdout.write(render(stack, rows, args.format).rstrip("\n") + "\n")
     return EXIT_VIOLATIONS if failing(rows, args.fail_on) else EXIT_OK
 
 
-READINESS_EXAMPLES = """\
+READINESS_STATUSES = """\
 statuses: FAIL (a mandatory finding), disabled (a rule is off for the stack), waived (a clause is
 waived in policies/config/<stack>.json, with its reason), advisory (a rule only warns), pass (every
-rule of the item is mandatory and passes), manual (people check it; the row says who).
-
-examples:
-  chittyos-edge readiness --stack production
-  chittyos-edge readiness --stack production --fail-on fail        # exit 1 if an item FAILs
-  chittyos-edge readiness --stack production --fail-on not-pass --format markdown >> "$GITHUB_STEP_SUMMARY"
-  chittyos-edge readiness --stack staging --format json | jq '.items[] | select(.status != "pass")'
-
-exit codes: 0 report printed (and nothing matched --fail-on), 1 an item matched --fail-on,
-2 usage or policy-config error."""
+rule of the item is mandatory and passes), manual (people check it; the row says who)."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `gate` and `readiness` to the chittyos-edge CLI."""
     gate = commands.add_parser(
         "gate", help="run the policy pack over plans or a deployed stack's export; exit 1 on mandatory violations",
-        description="Run the CrossGuard pack in policies/ through the Analyzer protocol, as `pulumi preview "
-                    "--policy-pack policies` would, without the Pulumi CLI or credentials. Exit 0 without "
-                    "mandatory violations, 1 with any, 2 on a usage or config error.")
-    gate.add_argument("--stack", action="append", choices=STACKS, help="plan this stack, then gate it (repeatable)")
-    gate.add_argument("--plan", action="append", metavar="FILE", help="gate a saved plan (chittyos-edge plan --out)")
-    gate.add_argument("--state", action="append", metavar="FILE", help="gate a `pulumi stack export` of a deployed stack")
+        formatter_class=HELP_FORMATTER,
+        description="Run the CrossGuard pack in the project's policies/ through the Analyzer protocol, as `pulumi\n"
+                    "preview --policy-pack policies` would, without the Pulumi CLI or credentials, with the policy\n"
+                    "config in policies/config/<stack>.json.",
+        epilog=epilog(
+            ["chittyos-edge gate -s staging -s production          # plan both stacks, gate them",
+             "chittyos-edge gate --plan plans/production.json       # a saved plan (chittyos-edge plan --out)",
+             "chittyos-edge plan -s production --out - | chittyos-edge gate --plan -",
+             "pulumi stack export -s production | chittyos-edge gate --state -",
+             "chittyos-edge gate -s production --format github --write sarif=gate.sarif --write markdown=summary.md"],
+            ["0  no mandatory violation",
+             "1  at least one mandatory violation",
+             "2  usage or config error: bad stack file or policy config, unreadable plan, pack failed to start"]))
+    add_stack(gate, repeatable=True, what="plan this stack, then gate it")
+    gate.add_argument("--plan", action="append", metavar="FILE",
+                      help="gate a saved plan (chittyos-edge plan --out); '-' reads stdin")
+    gate.add_argument("--state", action="append", metavar="FILE",
+                      help="gate a `pulumi stack export` of a deployed stack; '-' reads stdin")
     gate.add_argument("--format", choices=list(FORMATS), default="table", help="output on stdout (default: table)")
     gate.add_argument("--write", action="append", metavar="FORMAT=FILE",
                       help="also write the report in FORMAT to FILE (repeatable), e.g. markdown=summary.md")
@@ -97,10 +104,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     readiness = commands.add_parser(
         "readiness", help="the production readiness checklist: each item's rules and status in a stack, or who "
                           "checks it by hand",
-        description="Gate the stack's plan and list every item of the production readiness checklist with the "
-                    "rules that enforce it and its status, or who checks it by hand.",
-        epilog=READINESS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    readiness.add_argument("--stack", required=True, choices=STACKS)
+        formatter_class=HELP_FORMATTER,
+        description="Gate the stack's plan and list every item of the production readiness checklist with the\n"
+                    "rules that enforce it and its status, or who checks it by hand.\n\n" + READINESS_STATUSES,
+        epilog=epilog(
+            ["chittyos-edge readiness -s production",
+             "chittyos-edge readiness -s production --fail-on fail       # exit 1 if an item FAILs",
+             "chittyos-edge readiness -s production --fail-on not-pass --format markdown >> \"$GITHUB_STEP_SUMMARY\"",
+             "chittyos-edge readiness -s staging --format json | jq '.items[] | select(.status != \"pass\")'"],
+            ["0  report printed (and no item matched --fail-on)", "1  an item matched --fail-on",
+             "2  usage or config error"]))
+    add_stack(readiness, repeatable=False, what="the stack to report on")
     readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                            help="output on stdout (default: table)")
     readiness.add_argument("--fail-on", choices=("fail", "advisory", "waived", "not-pass"),

@@ -161,7 +161,7 @@ def checklist_keys() -> set[str]:
     return {item.key for item in CHECKLIST if item.rules}
 
 
-def _levels(stack: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def _levels(stack: str, project: Any) -> dict[str, tuple[str, dict[str, Any]]]:
     """rule id -> (enforcement level, reconciled properties) in this stack's policy config."""
     from . import policy_config
     from .client import PolicyInfo
@@ -170,9 +170,9 @@ def _levels(stack: str) -> dict[str, tuple[str, dict[str, Any]]]:
     infos = [PolicyInfo(name=r.name, description=r.description, enforcement="mandatory", severity="", remediation="",
                         tags=(r.id,), checklist=r.checklist, kind=r.scope, config_schema=dict(r.schema),
                         required=r.required) for r in RULES]
-    document = policy_config.load(stack)
-    reconciled = policy_config.reconcile(infos, document, str(policy_config.config_path(stack)),
-                                         extra_names=[g.name for g in GATE_RULES])
+    document = policy_config.load(stack, project.policy_config_dir)
+    where = str(policy_config.config_path(stack, project.policy_config_dir))
+    reconciled = policy_config.reconcile(infos, document, where, extra_names=[g.name for g in GATE_RULES])
     levels = {info.rule_id: reconciled[info.name] for info in infos}
     for rule in GATE_RULES:
         levels[rule.id] = reconciled.get(rule.name, (policy_config.document_level(document), {}))
@@ -202,14 +202,17 @@ def _row(item: Item, stack: str, findings: list[Any], levels: dict[str, tuple[st
     return {"item": item.label, "enforcedBy": ", ".join(item.rules), "status": status, "detail": detail[:400]}
 
 
-def readiness(stack: str, plan: Plan | None = None) -> list[dict[str, str]]:
-    """One row per checklist item (or part of one): item, enforcedBy, status, detail."""
+def readiness(stack: str, plan: Plan | None = None, project: Any = None) -> list[dict[str, str]]:
+    """One row per checklist item (or part of one): item, enforcedBy, status, detail. `project` is a
+    `Project`, by default the one the working directory is in."""
     from ..plan import make_plan
+    from ..project import Project
     from .runner import Source, run_gate
 
-    plan = plan or make_plan(stack)
-    report = run_gate([Source("stack", stack)], make_plan=lambda _: plan)
-    levels = _levels(stack)
+    project = project or Project.discover()
+    plan = plan or make_plan(stack, project=project)
+    report = run_gate([Source("stack", stack)], project=project, make_plan=lambda _: plan)
+    levels = _levels(stack, project)
     return [_row(item, stack, report.findings, levels) for item in CHECKLIST]
 
 
@@ -235,6 +238,6 @@ def render(stack: str, rows: list[dict[str, str]], fmt: str = "table") -> str:
     return "\n".join([*lines, "", f"  {counts}"])
 
 
-def readiness_report(stack: str, fmt: str = "table") -> tuple[str, list[dict[str, str]]]:
-    rows = readiness(stack)
+def readiness_report(stack: str, fmt: str = "table", project: Any = None) -> tuple[str, list[dict[str, str]]]:
+    rows = readiness(stack, project=project)
     return render(stack, rows, fmt), rows

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .. import PROJECT, STACKS
+from ..project import Project
 from . import policy_config
 from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
@@ -32,12 +32,14 @@ class Source:
                 "state": f"state file {self.value}"}[self.kind]
 
 
-def load_source(source: Source, make_plan: Callable[[str], dict[str, Any]]) -> StackInput:
+def load_source(source: Source, make_plan: Callable[[str], dict[str, Any]],
+                stacks: Sequence[str] | None = None) -> StackInput:
+    """The gate's input for one source; plan and state files must be of one of `stacks`."""
     if source.kind == "stack":
-        return from_plan(make_plan(source.value), source.describe())
+        return from_plan(make_plan(source.value), source.describe(), stacks)
     if source.kind == "plan":
-        return from_plan_file(Path(source.value))
-    return from_state_file(Path(source.value))
+        return from_plan_file(Path(source.value), stacks)
+    return from_state_file(Path(source.value), stacks)
 
 
 def _title(description: str, rule_id: str) -> str:
@@ -64,11 +66,12 @@ def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str
 class Gate:
     """One gate run over several stacks with one pack process."""
 
-    def __init__(self, pack: PolicyPackProcess, config_dir: Path = policy_config.CONFIG_DIR):
+    def __init__(self, pack: PolicyPackProcess, config_dir: Path | None = None, project_root: str = ""):
+        """`config_dir` holds `<stack>.json`; by default the project's `policies/config/`."""
         self.pack = pack
-        self.config_dir = config_dir
+        self.config_dir = config_dir or Project.discover().policy_config_dir
         name, version, policies = pack.info()
-        self.report = GateReport(pack=name, version=version)
+        self.report = GateReport(pack=name, version=version, project_root=project_root)
         self.policies = {p.name: p for p in policies}
         self.report.rules = [
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
@@ -117,23 +120,33 @@ class Gate:
         return findings
 
 
-def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]] | None = None,
+def run_gate(sources: list[Source], *, project: Project | None = None,
+             make_plan: Callable[[str], dict[str, Any]] | None = None,
              pack_dir: Path | None = None, config_dir: Path | None = None) -> GateReport:
-    """Gate every source with one pack process; given two stacks, also check they share nothing."""
-    if make_plan is None:
-        from ..plan import make_plan
-    from . import client
+    """Gate every source with one pack process; given two stacks, also check they share nothing.
 
-    first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
-    pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir or client.PACK_DIR).launch()
+    Everything comes from `project` (default: the one the working directory is in): the stacks it
+    plans, the pack in its `policies/` and the policy config in `policies/config/`.
+    """
+    project = project or Project.discover()
+    if make_plan is None:
+        from ..plan import make_plan as plan_stack
+
+        def make_plan(stack: str) -> dict[str, Any]:
+            return plan_stack(stack, project=project)
+
+    stacks = project.stacks()
+    first_stack = next((s.value for s in sources if s.kind == "stack"), stacks[0] if stacks else "")
+    pack = PolicyPackProcess(project.name, first_stack, pack_dir=pack_dir or project.policies_dir).launch()
     # One worker checks each stack while the next one is planned: the checks mostly wait on the
     # pack process, the plans need this one.
     with ThreadPoolExecutor(max_workers=1) as worker:
         try:
-            started = worker.submit(lambda: Gate(pack.__enter__(), config_dir or policy_config.CONFIG_DIR))
+            started = worker.submit(lambda: Gate(pack.__enter__(), config_dir or project.policy_config_dir,
+                                                 project_root=str(project.root)))
             inputs, checks = [], []
             for source in sources:
-                stack = load_source(source, make_plan)
+                stack = load_source(source, make_plan, stacks)
                 inputs.append(stack)
                 checks.append(worker.submit(lambda s=stack: started.result().check(s)))
             for check in checks:
