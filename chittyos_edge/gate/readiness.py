@@ -2,9 +2,9 @@
 check, with their status in one stack, and who checks the rest by hand.
 
 Statuses, from worst: `FAIL` (a mandatory finding), `disabled` (a rule of the item is off for
-this stack), `waived` (the stack's policy config waives a clause, with its reason), `advisory` (a
-rule of the item only warns here), `pass` (every rule of the item is mandatory and passes), and
-`manual` (people check it; the row says who). An item is never `pass` on the strength of a
+this stack, or checks a zone another stack owns), `waived` (the stack's policy config waives a
+clause, with its reason), `advisory` (a rule of the item only warns here), `pass` (every rule of
+the item is mandatory and passes), and `manual` (people check it; the row says who). An item is never `pass` on the strength of a
 setting alone: every checkable item names the rules that enforce it.
 """
 
@@ -23,7 +23,8 @@ FAIL_ON = {"fail": ("FAIL",), "advisory": ("FAIL", "advisory"), "waived": ("FAIL
            "not-pass": ("FAIL", "advisory", "waived", "disabled")}
 
 # Who checks by hand: the sign-off roles of the checklist.
-DEV, OPS, SEC, QA, PERF = "Lead Developer", "DevOps Engineer", "Security Engineer", "QA Engineer", "DevOps Engineer (load tests)"
+DEV, OPS, SEC, QA = "Lead Developer", "DevOps Engineer", "Security Engineer", "QA Engineer"
+PERF = "DevOps Engineer (load tests)"
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,11 @@ CHECKLIST: tuple[Item, ...] = (
     _m(C.STAGING_VALIDATED, QA, "the staging test run (smoke, load and integration tests)"),
     Item(C.PRODUCTION_SECRETS, ("CF-SEC-001",)),
     _m("Performance Validation (all items)", PERF, "load and latency tests against the deployed estate"),
-    _m("Integration Validation (all items)", QA, "end-to-end tests with Claude, ChatGPT, ChittyID, ChittyChat, ChittyRegistry"),
-    _m("Testing Validation > Automated Testing Suite, Penetration Testing (other items)", SEC, "test coverage and an external assessment"),
-    _m("Business Continuity > Disaster Recovery Plan, Incident Response Plan (all items)", OPS, "documented, rehearsed procedures"),
+    _m("Integration Validation (all items)", QA, "end-to-end tests with Claude, ChatGPT and the ChittyOS services"),
+    _m("Testing Validation > Automated Testing Suite, Penetration Testing (other items)", SEC, "coverage, assessment"),
+    _m("Business Continuity > Disaster Recovery Plan, Incident Response Plan (all items)", OPS, "rehearsed procedures"),
     _m("Documentation and Training (all items)", DEV, "documentation review and team training"),
-    _m("Performance Benchmarks, Cost Optimization Validation, Success Metrics (other items)", OPS, "measured after deployment"),
+    _m("Performance Benchmarks, Cost Optimization Validation, Success Metrics (other items)", OPS, "measured later"),
     _m("Deployment Execution Plan (other items)", OPS, "the deployment day's steps"),
     _m("Sign-off Requirements (all items)", "each role named there", "sign-offs by people"),
     _m("Final Go/No-Go Criteria (all items)", "Engineering Manager", "a decision by people, informed by this report"),
@@ -184,13 +185,18 @@ def _row(item: Item, stack: str, findings: list[Any], levels: dict[str, tuple[st
         return {"item": item.label, "enforcedBy": "manual", "status": "manual", "detail": item.manual}
     mine = [f for f in findings if f.rule_id in item.rules and stack in f.stack.split("+")]
     rule_levels = {rule_id: levels.get(rule_id, ("mandatory", {}))[0] for rule_id in item.rules}
+    elsewhere = [r for r in item.rules if levels.get(r, ("", {}))[1].get("requireManagedZone") is False]
     waivers = {f"{rule_id} {clause}": reason for rule_id in item.rules
                for clause, reason in (levels.get(rule_id, ("", {}))[1].get("waivers") or {}).items()}
     if any(f.mandatory for f in mine):
         status, detail = "FAIL", "; ".join(f"{f.rule_id}: {f.message}" for f in mine if f.mandatory)
     elif "disabled" in rule_levels.values():
         status = "disabled"
-        detail = "off for this stack in policies/config: " + ", ".join(r for r, lvl in rule_levels.items() if lvl == "disabled")
+        off = [r for r, lvl in rule_levels.items() if lvl == "disabled"]
+        detail = "off for this stack in policies/config: " + ", ".join(off)
+    elif elsewhere:
+        status = "disabled"
+        detail = f"zone-wide, checked by the stack owning the zone (requireManagedZone false): {', '.join(elsewhere)}"
     elif waivers:
         status, detail = "waived", "; ".join(f"{where} waived: {reason}" for where, reason in waivers.items())
     elif mine or "advisory" in rule_levels.values():
@@ -224,11 +230,12 @@ def failing(rows: list[dict[str, str]], fail_on: str | None) -> list[dict[str, s
 def render(stack: str, rows: list[dict[str, str]], fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps({"stack": stack, "items": rows}, indent=2)
-    counts = ", ".join(f"{sum(r['status'] == s for r in rows)} {s}" for s in STATUSES if any(r["status"] == s for r in rows))
+    counts = ", ".join(f"{n} {s}" for s in STATUSES if (n := sum(r["status"] == s for r in rows)))
     if fmt == "markdown":
         lines = [f"### Production readiness checklist: {stack}", "", counts, "",
                  "| status | checklist item | enforced by | detail |", "|---|---|---|---|"]
-        lines += [f"| {r['status']} | {r['item']} | {r['enforcedBy']} | {r['detail'].replace('|', '/')} |" for r in rows]
+        lines += [f"| {r['status']} | {r['item']} | {r['enforcedBy']} | {r['detail'].replace('|', '/')} |"
+                  for r in rows]
         return "\n".join(lines)
     width = max(len(s) for s in STATUSES)
     lines = [f"The production readiness checklist for stack {stack}:"]

@@ -118,8 +118,8 @@ def version_at_least(key: str, default: str) -> Expect:
         wanted = str(cfg.get(key, default))
         ok = isinstance(value, str) and value.replace(".", "").isdigit() and float(value) >= float(wanted)
         return None if ok else f"is {value!r}; it must be {wanted!r} or newer"
-    schema = {"type": "string", "enum": ["1.2", "1.3"], "default": default,
-              "description": "Oldest TLS version the zone may accept."}
+    schema = {"type": "string", "enum": [default], "default": default,
+              "description": "Oldest TLS version the zone may accept (nothing is newer to tighten to)."}
     return Expect(f"is at least {default}", problem, {key: schema})
 
 
@@ -128,7 +128,7 @@ def at_most(key: str, default: float, unit: str) -> Expect:
         limit = cfg.get(key, default)
         found = number(value)
         return None if found is not None and found <= limit else f"is {value!r}; it must be at most {limit} {unit}"
-    schema = {"type": "number", "default": default, "description": f"Largest value allowed, in {unit}."}
+    schema = {"type": "number", "default": default, "maximum": default, "description": f"Largest value allowed, in {unit}."}
     return Expect(f"is at most {default} {unit}", problem, {key: schema})
 
 
@@ -146,7 +146,8 @@ def hsts(key: str, default: int) -> Expect:
         if age is None or age < floor:
             problems.append(f"max_age is {sts.get('max_age')!r}; it must be at least {floor}")
         return "; ".join(problems) or None
-    schema = {"type": "integer", "default": default, "description": "Shortest HSTS max-age allowed, in seconds."}
+    schema = {"type": "integer", "default": default, "minimum": default,
+              "description": "Shortest HSTS max-age allowed, in seconds."}
     return Expect("sends HSTS with subdomains and preload", problem, {key: schema})
 
 
