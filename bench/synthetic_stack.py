@@ -3,8 +3,8 @@
     .venv/bin/python bench/synthetic_stack.py --resources 2000 --out /tmp/big [-C DIR]
 
 Each tenant adds what a new product on the estate would: a Worker (script, subdomain setting,
-custom domain) bound to its own KV namespace, queue (with a consumer) and R2 bucket (with a
-lifecycle rule; its r2.dev URL off), a health check on its hostname and a WAF rule scoped to it;
+custom domain) bound to its own KV namespace, queue (with a consumer and a dead-letter queue) and
+R2 bucket (with a lifecycle rule; its r2.dev URL off), a health check on its hostname and a WAF rule scoped to it;
 every fifth tenant also a D1 database, every tenth a rate limit. Everything is valid and
 gate-clean: names carry the environment, stores are protected and retained, the hostname is in
 the zone and health-checked, the service-down alert covers the new checks, and the zone is on the
@@ -44,6 +44,9 @@ RATE_LIMIT_EVERY = 10  # and every tenth a rate limit
 # Within an Enterprise zone's limits, with room for the rules the stack has: 1,000 WAF custom rules,
 # 100 rate limiting rules, 1,000 standalone health checks.
 MAX_WAF_RULES, MAX_RATE_LIMITS, MAX_TENANTS = 900, 90, 950
+CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
+HEALTH_CHECK = "cloudflare:index/healthcheck:Healthcheck"
+NOTIFICATION = "cloudflare:index/notificationPolicy:NotificationPolicy"
 
 
 def find_project(start: Path) -> Path:
@@ -71,7 +74,9 @@ def add_tenant(config: dict[str, Any], index: int) -> None:
     zone = config[PREFIX + "zone"]["name"]
     host = f"{t}.{zone}"
     _section(config, "kvNamespaces", {})[f"{t}-cache"] = {"description": f"{t} response cache"}
-    _section(config, "queues", {})[f"{t}-jobs"] = {"description": f"{t} background jobs"}
+    queues = _section(config, "queues", {})
+    queues[f"{t}-jobs"] = {"description": f"{t} background jobs"}
+    queues[f"{t}-jobs-dlq"] = {"description": f"{t} jobs that failed after all retries"}
     _section(config, "r2Buckets", {})[f"{t}-files"] = {
         "description": f"{t} uploads", "location": "enam",
         "lifecycle": [{"id": "expire-90d", "abortMultipartAfterDays": 7, "deleteAfterDays": 90}]}
@@ -86,7 +91,8 @@ def add_tenant(config: dict[str, Any], index: int) -> None:
         "compatibilityFlags": ["nodejs_compat"],
         "vars": {"ENVIRONMENT": STACK, "TENANT": t},
         "bindings": bindings, "customDomains": [host], "cpuMs": 50000,
-        "queueConsumers": [{"queue": f"{t}-jobs", "batchSize": 10, "maxRetries": 3}]}
+        "queueConsumers": [{"queue": f"{t}-jobs", "batchSize": 10, "maxRetries": 3,
+                            "deadLetterQueue": f"{t}-jobs-dlq"}]}
     monitoring = _section(config, "monitoring", {})
     monitoring.setdefault("healthChecks", []).append({
         "name": f"{t}-health", "hostname": host, "path": "/health", "interval": 60, "timeout": 5,
@@ -169,38 +175,51 @@ def synthetic_plan(plan: dict[str, Any], resources: int) -> dict[str, Any]:
 
     Tenant 1's records are copied with its number replaced, then every id the mocks derive from a
     URN (and every place that id was wired into) is replaced by the copy's own, so each copy binds
-    its own stores. The service-down alert's health-check filter lists every copy's check.
+    its own stores. In the zone's rulesets, a rule of tenant 1 is copied for each tenant and a rule
+    of the whole zone lists every tenant's hostname; the service-down alert watches every check.
     """
     from chittyos_edge.gate.sources import plan_outputs
 
-    tenant = TENANT.format(1)
-    own = [r for r in plan["resources"] if tenant in r["urn"]]
+    first = TENANT.format(1)
+    own = [r for r in plan["resources"] if first in r["urn"]]
     if not own:
-        raise ValueError(f"the plan holds no {tenant} records: plan grow(config, 1) first")
-    per_tenant = sum(1 for r in own if r["custom"])
-    copies = tenants_for(resources, count_resources(plan), per_tenant)
-    template = json.dumps(own)
-    ids = {r["urn"]: plan_outputs(r)["id"] for r in own if r["custom"]}
+        raise ValueError(f"the plan holds no {first} records: plan grow(config, 1) first")
+    copies = tenants_for(resources, count_resources(plan), sum(1 for r in own if r["custom"]))
+    tenants = [TENANT.format(index) for index in range(1, copies + 2)]
+    template, ids = json.dumps(own), {r["urn"]: plan_outputs(r)["id"] for r in own if r["custom"]}
     result = copy.deepcopy(plan)
-    checks = [r for r in result["resources"] if r["type"] == "cloudflare:index/healthcheck:Healthcheck"]
-    alerts = [r for r in result["resources"] if r["type"].endswith("notificationPolicy:NotificationPolicy")
-              and r["inputs"].get("alertType") == "health_check_status_notification"]
-    added: list[dict[str, Any]] = []
-    for index in range(2, copies + 2):
-        text = template.replace(tenant, TENANT.format(index))
-        records = json.loads(text)
-        replacements = {old: plan_outputs(new)["id"] for new in records if new["custom"]
-                        for urn, old in ids.items() if urn.replace(tenant, TENANT.format(index)) == new["urn"]}
-        for old, new in replacements.items():
-            text = text.replace(old, new)
-        records = json.loads(text)
-        added += records
-        checks += [r for r in records if r["type"] == "cloudflare:index/healthcheck:Healthcheck"]
-    result["resources"] += added
-    check_ids = [plan_outputs(r)["id"] for r in checks]
-    for alert in alerts:
-        alert["inputs"]["filters"]["healthCheckIds"] = check_ids
+    for tenant in tenants[1:]:
+        text = template.replace(first, tenant)
+        copied = {r["urn"]: r for r in json.loads(text)}
+        for urn, old in ids.items():
+            text = text.replace(old, plan_outputs(copied[urn.replace(first, tenant)])["id"])
+        result["resources"] += json.loads(text)
+    host = next(r["inputs"]["hostname"] for r in own if r["type"] == CUSTOM_DOMAIN)
+    for record in result["resources"]:
+        if first in record["urn"] or first not in json.dumps(record["inputs"]):
+            continue
+        if not isinstance(record["inputs"].get("rules"), list):
+            raise ValueError(f"synthetic_plan does not know how to grow {record['urn']}, which names {first}")
+        record["inputs"]["rules"] = [grown for rule in record["inputs"]["rules"]
+                                     for grown in _grown_rule(rule, first, host, tenants)]
+    checks = [plan_outputs(r)["id"] for r in result["resources"] if r["type"] == HEALTH_CHECK]
+    for alert in result["resources"]:
+        if alert["type"] == NOTIFICATION and alert["inputs"].get("alertType") == "health_check_status_notification":
+            alert["inputs"]["filters"]["healthCheckIds"] = checks
     return result
+
+
+def _grown_rule(rule: dict[str, Any], first: str, host: str, tenants: list[str]) -> list[dict[str, Any]]:
+    """A ruleset rule for every tenant: tenant 1's own rule copied per tenant, a zone-wide rule with
+    every tenant's hostname where it lists tenant 1's."""
+    text = json.dumps(rule)
+    if first not in text:
+        return [rule]
+    if first in rule.get("ref", "").replace("_", "-"):
+        snake = first.replace("-", "_")
+        return [json.loads(text.replace(first, t).replace(snake, t.replace("-", "_"))) for t in tenants]
+    hosts = " ".join(f'"{host.replace(first, t)}"' for t in tenants)
+    return [dict(rule, expression=rule["expression"].replace(f'"{host}"', hosts))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,13 +24,11 @@ import gc
 from inspect import isawaitable
 from typing import Any, NamedTuple
 
-from google.protobuf import json_format
 from pulumi.runtime import proto
 from pulumi_policy import (EnforcementLevel, PolicyResource, ResourceValidationArgs, ResourceValidationPolicy,
                            StackValidationArgs, StackValidationPolicy)
 from pulumi_policy import policy as _library
-from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy.version import VERSION
 
 SUPPORTED = ("1.21.",)
@@ -83,7 +81,10 @@ class DecodeOnce:
         return getattr(self, f"_PolicyAnalyzerServicer__{name}")
 
     def _props(self, properties: Any) -> Any:
-        return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(properties)))
+        # The library's decoding as its module holds it at call time, as its own loop calls it: a
+        # wrapper installed there (chittyos_guard keeps the engine's secret marks so) applies here too.
+        return _library.unknown_checking_proxy(_library.deserialize_properties(
+            _library.json_format.MessageToDict(properties)))
 
     def _reporter(self, policy: Any, level: Any, response: Any) -> Any:
         """The library's report callback for a policy (remediate reports as mandatory, as there)."""
