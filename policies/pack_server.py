@@ -8,6 +8,8 @@
   loop; everything else, the diagnostics included, is the library's own code path. The policies
   share the decoded resources, which they only read (a policy reports violations; it never writes
   its arguments).
+- The library looks up the signature of `pulumi.runtime.Settings` on every request (a sixth of an
+  `Analyze`); it is looked up once.
 - It replaces the library's servicer only for the pulumi_policy versions it was written against
   (SUPPORTED); with any other version the pack runs on the stock server, slower but the same.
 - No cyclic collections of the imported SDK: `settle_after_imports` freezes what the imports made
@@ -20,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 from inspect import isawaitable
 from typing import Any, NamedTuple
@@ -56,7 +59,8 @@ def supported() -> bool:
     needed = ("_get_enforcement_level", "_create_report_violation", "_get_resource_options",
               "_get_provider_resource", "_get_policy_config", "_configure_runtime_settings",
               "_map_enforcement_level", "Analyze", "AnalyzeStack")
-    return VERSION.startswith(SUPPORTED) and stock is not None and all(hasattr(stock, n) for n in needed)
+    return (VERSION.startswith(SUPPORTED) and stock is not None and all(hasattr(stock, n) for n in needed)
+            and hasattr(_library, "signature"))
 
 
 def servicer_class(stock: type | None = None) -> type:
@@ -70,6 +74,10 @@ def install() -> bool:
     if not supported():
         return False
     _library._PolicyAnalyzerServicer = servicer_class()
+    # The library inspects `pulumi.runtime.Settings`'s signature on every request (a sixth of an
+    # Analyze) for its one use of `signature`; a class's signature does not change, so once is enough.
+    if not hasattr(_library.signature, "cache_info"):
+        _library.signature = functools.lru_cache(maxsize=None)(_library.signature)
     return True
 
 
