@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_outputs(commands)
 
+    # -- inventory command (register here) --
+    from .inventory import register as register_inventory
+
+    register_inventory(commands)
+
     return parser
 
 

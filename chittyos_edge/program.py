@@ -23,12 +23,12 @@ from components.worker_service import WorkerService
 
 from . import config as stack_config
 from .outputs_contract import build_outputs
-from .preflight import check_deployable
+from .preflight import check_deployable, check_pinned_bundles
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
+def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """Declare every resource of the stack; returns the stack outputs."""
     settings = loaded.settings
     env = settings.environment
@@ -43,7 +43,7 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
     storage = DocumentStorage(
         f"{env}-storage", account_id=account_id, environment=env,
         r2_buckets=settings.r2_buckets, d1_databases=settings.d1_databases,
-        protection=settings.data_protection, project_root=PROJECT_ROOT)
+        protection=settings.data_protection, project_root=project_root)
 
     hosts = {
         name: DurableObjectHost(
@@ -53,19 +53,22 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
     }
     hosts_by_service = {host.host_service: hosts[name] for name, host in settings.durable_objects.items()}
 
+    # The tunnel comes first: its Access service tokens are bound to the Workers that call it.
+    tunnel = None
+    if settings.tunnel:
+        tunnel = SecureTunnel(
+            f"{env}-tunnel", account_id=account_id, zone_id=zone_id, environment=env, tunnel=settings.tunnel)
+
     services = {
         name: WorkerService(
             f"{env}-{name}", account_id=account_id, zone_id=zone_id, environment=env,
             service_key=name, service=service, secrets=loaded.secrets.for_service(name),
             stores=stores, storage=storage, durable_objects=hosts_by_service.get(name),
-            protection=settings.data_protection, project_root=PROJECT_ROOT)
+            protection=settings.data_protection, project_root=project_root,
+            access_credentials=(tunnel.credentials(service.access_credentials.service_token)
+                                if tunnel is not None and service.access_credentials else None))
         for name, service in settings.services.items()
     }
-
-    tunnel = None
-    if settings.tunnel:
-        tunnel = SecureTunnel(
-            f"{env}-tunnel", account_id=account_id, zone_id=zone_id, environment=env, tunnel=settings.tunnel)
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
@@ -87,11 +90,22 @@ def build(loaded: stack_config.LoadedConfig) -> dict[str, Any]:
                          tunnel=tunnel, monitoring=monitoring, load_balancing=load_balancing)
 
 
+def offline() -> bool:
+    """True under the offline plan (and unit tests): Pulumi's mock monitor, not the engine."""
+    from pulumi.runtime import settings
+    from pulumi.runtime.mocks import MockMonitor
+
+    return isinstance(settings.SETTINGS.monitor, MockMonitor)
+
+
 def main() -> dict[str, Any]:
     """Load the config (failing cleanly on bad input), build the stack, export its outputs."""
     try:
         loaded = stack_config.load()
         check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
+        if not offline():
+            # A real preview/up uploads what it names: the pinned files must be there, byte for byte.
+            check_pinned_bundles(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
     except stack_config.ConfigError as error:
         raise pulumi.RunError(str(error)) from None
     outputs = build(loaded)

@@ -1,6 +1,7 @@
+// chittyos-edge: reference bundle (a stub: staging only; production refuses it, see workers/README.md)
 // Reference bundle of Project Awareness: enough for a fresh account to deploy end to end and pass
-// its health checks (also under the api.chitty.cc/project-awareness/* route). The real bundle
-// replaces it through `services.project-awareness.bundle`; it must export the same classes.
+// its health checks (also under the api.chitty.cc/project-awareness/* route). The real application
+// is a pinned build (`services.project-awareness.code`); it must export the same classes.
 
 const json = (body, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
