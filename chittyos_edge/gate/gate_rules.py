@@ -1,4 +1,4 @@
-"""The two checks the gate makes beside the policy pack, because no policy can make them:
+"""The checks the gate makes beside the policy pack, because no policy can make them:
 
 - CF-DATA-002: `retainOnDelete` is not in the Analyzer protocol (AnalyzerResourceOptions has
   `protect` but not `retainOnDelete`), so the pack cannot see it; the gate reads it from the plan
@@ -6,6 +6,8 @@
   config rule (dataProtection must be true in production).
 - CF-ENV-003: "staging and production share no stateful identifier" needs both stacks at once,
   and a policy pack sees one stack.
+- CF-ENV-004: a plan adopts what runs (see `collisions.py`): it needs the inventory of the account
+  and the stack file's stated reasons, neither of which reaches a policy.
 
 Their levels come from the same `policies/config/<stack>.json` as the pack's policies (entries
 `stateful-resources-retained` and `stacks-share-no-stateful-identifier`).
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from policies.chittyos_guard._rule import (
-    D1_DATABASE, KV_NAMESPACE, QUEUE, QUEUE_CONSUMER, R2_BUCKET, STATEFUL_TYPES, WORKERS_SCRIPT,
-    is_durable_object_host,
+    CODE_TYPES, D1_DATABASE, KV_NAMESPACE, QUEUE, QUEUE_CONSUMER, R2_BUCKET, STATEFUL_TYPES, WORKER, WORKER_VERSION,
+    WORKERS_SCRIPT, is_durable_object_host,
 )
 
 from .sources import StackInput
@@ -54,14 +56,31 @@ NO_SHARED_IDS = GateRule(
     remediation="Give each stack its own resources (names carry the environment); adopt an existing resource "
                 "in one stack only and list its id in that stack's allowedLiteralIds alone.")
 
-GATE_RULES = (RETAINED, NO_SHARED_IDS)
+ADOPTS_WHAT_RUNS = GateRule(
+    id="CF-ENV-004", name="plan-adopts-what-runs",
+    title="Nothing the plan creates already runs: live Workers, stores, custom domains, DNS names and tunnels are "
+          "adopted; a live queue consumer, custom domain or route is taken over only with a stated reason.",
+    severity="critical",
+    checklist="Deployment Execution Plan > Final Validation > Staging environment fully validated",
+    remediation="Refresh the inventory (chittyos-edge inventory --stack S), then adopt each live object with the "
+                "adopt: key the finding names, or state the reason under services.<key>.takeOver.")
+
+GATE_RULES = (RETAINED, NO_SHARED_IDS, ADOPTS_WHAT_RUNS)
+
+
+def durable_object_host_workers(resources: list[dict[str, Any]]) -> set[str]:
+    """Names of the `Worker`s whose versions create Durable Object classes: deleting one loses their data."""
+    return {record["inputs"].get("workerId") for record in resources
+            if record["type"] == WORKER_VERSION and is_durable_object_host(record["inputs"])}
 
 
 def retained_problems(stack: StackInput) -> Iterator[tuple[str, str]]:
     """(urn, message) for each stateful resource that would be deleted with the program."""
+    hosts = durable_object_host_workers(stack.resources)
     for record in stack.resources:
         stateful = record["type"] in STATEFUL_TYPES or (
-            record["type"] == WORKERS_SCRIPT and is_durable_object_host(record["inputs"]))
+            record["type"] == WORKERS_SCRIPT and is_durable_object_host(record["inputs"])) or (
+            record["type"] == WORKER and record["inputs"].get("name") in hosts)
         if stateful and not record.get("retainOnDelete"):
             kind = record["type"].rsplit(":", 1)[-1]
             yield record["urn"], (f"{kind} {record['name']} is not retainOnDelete: removing it from the program "
@@ -90,7 +109,7 @@ def stateful_identifiers(stack: StackInput, literal_ids: list[str]) -> dict[tupl
         if record["type"] in _IDENTIFIERS:
             for key in _IDENTIFIERS[record["type"]]:
                 add(_KIND[record["type"]], outputs.get(key), f"{record['type'].rsplit(':', 1)[-1]} {record['name']}.{key}")
-        elif record["type"] == WORKERS_SCRIPT:
+        elif record["type"] in CODE_TYPES:
             for binding in record["inputs"].get("bindings") or []:
                 kind_keys = _BINDING_KEYS.get(binding.get("type"))
                 if kind_keys:

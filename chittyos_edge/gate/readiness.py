@@ -24,7 +24,8 @@ def _custom(plan: Plan, token: str) -> list[dict[str, Any]]:
 
 
 def _scripts(plan: Plan) -> list[dict[str, Any]]:
-    return _custom(plan, "workersScript:WorkersScript")
+    """Resources carrying a Worker's code and bindings (one-shot scripts and versions)."""
+    return _custom(plan, "workersScript:WorkersScript") + _custom(plan, "workerVersion:WorkerVersion")
 
 
 def _bindings(plan: Plan, kind: str) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from .. import PROJECT, STACKS
 from . import policy_config
 from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
-from .gate_rules import GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems, shared_identifiers
+from .gate_rules import (ADOPTS_WHAT_RUNS, GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems,
+                         shared_identifiers)
 from .sources import StackInput, from_plan, from_plan_file, from_state_file
 
 
@@ -61,6 +62,25 @@ def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str
                    checklist=rule.checklist, source="gate")
 
 
+def adoption_collisions(stack: StackInput) -> list[tuple[str, str]]:
+    """CF-ENV-004 over one plan, with the inventory and stack file kept beside the stack files."""
+    from ..config import ConfigError
+    from ..inventory import load
+    from ..inventory.command import stack_settings
+    from ..plan.runtime import PlanError, stack_dir
+    from .collisions import collision_problems
+
+    root = stack_dir()
+    inventory = load(stack.stack, root)
+    if inventory is None:
+        return []
+    try:
+        settings = stack_settings(stack.stack, root)
+    except (ConfigError, PlanError):
+        settings = None  # a saved plan whose stack file is broken: findings still name the live objects
+    return list(collision_problems(stack, inventory, settings))
+
+
 class Gate:
     """One gate run over several stacks with one pack process."""
 
@@ -99,6 +119,10 @@ class Gate:
         if level in ("mandatory", "advisory"):
             findings += [_gate_finding(stack.stack, RETAINED, level, message, urn)
                          for urn, message in retained_problems(stack)]
+        level = gate_levels[ADOPTS_WHAT_RUNS.name]
+        if level in ("mandatory", "advisory") and not stack.origin.startswith("state file"):
+            findings += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, level, message, urn)
+                         for urn, message in adoption_collisions(stack)]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
         self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled))
         self.report.findings += findings

@@ -38,6 +38,10 @@ ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 ZONE_DNSSEC = "cloudflare:index/zoneDnssec:ZoneDnssec"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+WORKER = "cloudflare:index/worker:Worker"
+WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+# Resources that carry a Worker's code and bindings: the one-shot script, or a version of the split API.
+CODE_TYPES = (WORKERS_SCRIPT, WORKER_VERSION)
 WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
 WORKERS_CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
@@ -180,6 +184,12 @@ def is_durable_object_host(props: Mapping[str, Any]) -> bool:
     steps = [migrations, *items(migrations.get("steps"))]
     return any(items(step.get(key)) for step in steps
                for key in ("newSqliteClasses", "newClasses", "renamedClasses", "transferredClasses"))
+
+
+def script_label(props: Mapping[str, Any]) -> Any:
+    """The Worker a code resource belongs to: `scriptName` of a script, `workerId` of a version (the
+    program passes the Worker's name). Read raw: a label must never fail a rule at preview."""
+    return raw(props, "scriptName") or raw(props, "workerId")
 
 
 def host_of(pattern: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._rule import ACCESS_APPLICATION, R2_CORS, WORKERS_SCRIPT, ReportViolation, Rule, items
+from ._rule import ACCESS_APPLICATION, CODE_TYPES, R2_CORS, ReportViolation, Rule, items, script_label
 
 
 def _wild(origin: Any) -> bool:
@@ -25,14 +25,14 @@ def _r2_cors(args: Any, report: ReportViolation) -> None:
 
 
 def _worker_cors(args: Any, report: ReportViolation) -> None:
-    if args.resource_type == WORKERS_SCRIPT:
+    if args.resource_type in CODE_TYPES:
         for binding in items(args.props.get("bindings")):
             name = str(binding.get("name") or "")
             if binding.get("type") != "plain_text" or "CORS" not in name.upper():
                 continue
             wild = [part.strip() for part in str(binding.get("text") or "").split(",") if _wild(part.strip())]
             if wild:
-                report(f"Worker {args.props.get('scriptName')}: var {name} allows origins {wild}; list the exact "
+                report(f"Worker {script_label(args.props)}: var {name} allows origins {wild}; list the exact "
                        "origins, comma-separated")
     elif args.resource_type == ACCESS_APPLICATION:
         headers = args.props.get("corsHeaders") or {}

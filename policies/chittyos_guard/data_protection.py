@@ -11,7 +11,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._rule import STATEFUL_TYPES, WORKERS_SCRIPT, ReportViolation, Rule, is_durable_object_host, items
+from ._rule import (
+    CODE_TYPES, STATEFUL_TYPES, WORKERS_SCRIPT, ReportViolation, Rule, is_durable_object_host, items, script_label,
+)
 
 
 def _protected(args: Any, report: ReportViolation) -> None:
@@ -34,9 +36,9 @@ def deleted_classes(props: Any) -> list[str]:
 
 
 def _deletions_acknowledged(args: Any, report: ReportViolation) -> None:
-    if args.resource_type != WORKERS_SCRIPT:
+    if args.resource_type not in CODE_TYPES:
         return
-    script = args.props.get("scriptName")
+    script = script_label(args.props)
     acknowledged = set(args.get_config().get("acknowledgedDeletedClasses") or [])
     for cls in deleted_classes(args.props):
         if cls not in acknowledged and f"{script}:{cls}" not in acknowledged:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._rule import WORKERS_SCRIPT, ReportViolation, Rule, items
+from ._rule import CODE_TYPES, ReportViolation, Rule, items, script_label
 
 SECRET_NAME_PARTS = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "KEY", "APIKEY", "CREDENTIAL",
                      "CREDENTIALS", "PRIVATE", "DSN"}
@@ -28,9 +28,9 @@ def _secret_name(name: str) -> bool:
 
 
 def _plain_secrets(args: Any, report: ReportViolation) -> None:
-    if args.resource_type != WORKERS_SCRIPT:
+    if args.resource_type not in CODE_TYPES:
         return
-    script = args.props.get("scriptName")
+    script = script_label(args.props)
     for binding in items(args.props.get("bindings")):
         kind = binding.get("type")
         if kind not in PLAIN_TYPES:

@@ -20,8 +20,8 @@ from pulumi_policy import Severity
 
 from ._rule import (
     D1_DATABASE, ENVIRONMENT_SCHEMA, KV_NAMESPACE, LITERAL_IDS_SCHEMA, QUEUE, QUEUE_CONSUMER, R2_BUCKET,
-    STATEFUL_TYPES, WORKERS_SCRIPT, ReportViolation, Rule, carries_environment, each_resource, is_unknown,
-    items, of_type, raw, stateful_name,
+    CODE_TYPES, STATEFUL_TYPES, ReportViolation, Rule, carries_environment, each_resource, is_unknown,
+    items, of_type, raw, script_label, stateful_name,
 )
 
 KIND = {KV_NAMESPACE: "KV namespace", R2_BUCKET: "R2 bucket", D1_DATABASE: "D1 database", QUEUE: "queue"}
@@ -81,9 +81,9 @@ def _bindings_resolve(args: Any, report: ReportViolation) -> None:
     stateful = of_type(args.resources, *STATEFUL_TYPES)
     by_ref = {(r.resource_type, ref): r for r in stateful for ref in _identifiers(r)}
 
-    for script in of_type(args.resources, WORKERS_SCRIPT):
+    for script in of_type(args.resources, *CODE_TYPES):
         with each_resource(report, script.urn):
-            script_name = script.props.get("scriptName")
+            script_name = script_label(script.props)
             deps = [d for d in script.property_dependencies.get("bindings", []) if d.resource_type in STATEFUL_TYPES]
             for binding in items(script.props.get("bindings")):
                 target = _BINDING_TARGETS.get(binding.get("type"))
