@@ -64,3 +64,20 @@ def config_problems(stack: str, mutate: Callable[[dict[str, Any]], None]) -> lis
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(raw, f"Pulumi.{stack}.yaml")
     return caught.value.problems
+
+
+PINNED_SHA256 = "ab" * 32
+
+
+def uploaded_code(stack: str, service_key: str) -> Callable[[dict[str, Any]], None]:
+    """A mutation giving a service code this program uploads (a WorkerVersion): the reference bundle in
+    staging, a pinned build (offline, only its hash is needed) in production. The committed stacks run
+    ChittyConnect's live code, which uploads nothing."""
+    def mutate(config: dict[str, Any]) -> None:
+        service = config["chittyos-edge:services"][service_key]
+        if stack == "staging":
+            service["code"] = {"source": "reference", "bundle": f"workers/{service_key}/worker.mjs"}
+        else:
+            service["code"] = {"source": "build", "bundle": f"dist/{service_key}/worker.mjs", "sha256": PINNED_SHA256,
+                               "fetch": f"make fetch-{service_key}"}
+    return mutate

@@ -288,6 +288,9 @@ FAILING: dict[str, list[tuple[str, Mutation, str]]] = {
     "CF-TUN-002": [("Access app removed", _remove("access-app"), "not behind"),
                    ("Access app without policy", _set("access-app", "policies", []), "not behind")],
     "CF-DATA-002": [("KV not retained", _no_retain("kv-sessions"), "not retainOnDelete")],
+    # inventory/production.yaml records the running Worker `chittyconnect`
+    "CF-ENV-004": [("creates the running Worker", _set("api-script", "scriptName", "chittyconnect"),
+                    "Worker chittyconnect already runs")],
 }
 
 

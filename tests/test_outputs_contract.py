@@ -123,7 +123,7 @@ def test_program_exports_exactly_the_contract(plans, stack):
 
 def test_outputs_name_the_registered_resources(production):
     services = production["outputs"]["services"]
-    scripts = {r["inputs"]["scriptName"] for r in resources(production, SCRIPT)}
+    scripts = {r["inputs"]["name"] for r in resources(production, "cloudflare:index/worker:Worker")}
     buckets = {r["inputs"]["name"] for r in resources(production, R2)}
     queues = {r["inputs"]["queueName"] for r in resources(production, QUEUE)}
     databases = {r["inputs"]["name"] for r in resources(production, D1)}
@@ -136,14 +136,14 @@ def test_outputs_name_the_registered_resources(production):
         assert {d["scriptName"] for d in service["durableObjects"].values()} <= scripts, key
 
     connect = services["chittyconnect"]
-    assert connect["scriptName"] == "chittyconnect-production"
+    assert connect["scriptName"] == "chittyconnect", "the running Worker, adopted under its live name"
     assert connect["hostnames"] == ["connect.chitty.cc"]
     assert connect["d1Databases"]["DB"] == {"id": "39f76706-5d67-401f-b1bf-9a212de4da0b",
                                              "name": "chittyconnect-production"}
     assert connect["queues"] == {"GITHUB_EVENTS": "github-events"}
     assert connect["queueConsumers"][0]["deadLetterQueue"] == "github-events-dlq-production"
     assert connect["durableObjects"]["SESSION_STATE"] == {"className": "SessionStateDO",
-                                                          "scriptName": "chittyconnect-production"}
+                                                          "scriptName": "chittyconnect"}
     awareness = services["project-awareness"]
     assert awareness["analyticsEngineDatasets"]["USAGE_ANALYTICS"] == "chittyops_usage_production"
     assert awareness["ai"] is None
