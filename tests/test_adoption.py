@@ -149,3 +149,61 @@ def test_policy_allowlist_lists_exactly_the_adopted_ids():
     for rule in ("bindings-resolve-in-stack", "stateful-names-carry-environment"):
         assert set(policies["production"][rule]["allowedLiteralIds"]) == adopted, rule
         assert set(policies["staging"][rule]["allowedLiteralIds"]) == staging, rule
+
+
+# ---- adoption is checked against the environment (staging vs production) -------------------
+
+def _adoption_problems(stack, mutate) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        plan_with(stack, mutate)
+    return error.value.problems
+
+
+def test_staging_adopting_a_production_kv_id_is_refused():
+    def take_tokens(config):
+        config["chittyos-edge:kvNamespaces"]["chittyconnect-tokens"]["adopt"] = {"id": "d8051882226b470ba10035b30447a8b7"}
+
+    (line,) = _adoption_problems("staging", take_tokens)
+    assert "chittyos-edge:kvNamespaces.chittyconnect-tokens.adopt.id: staging adopts 'd8051882226b470ba10035b30447a8b7'" in line
+    assert "which production owns (Pulumi.production.yaml kvNamespaces.chittyconnect-tokens.adopt.id)" in line
+
+
+def test_staging_adopting_what_only_the_production_inventory_lists_is_refused():
+    def take_worker(config):
+        config["chittyos-edge:services"]["chittyconnect"]["adopt"]["scriptName"] = "chittyconnect"
+
+    problems = _adoption_problems("staging", take_worker)
+    assert any("services.chittyconnect.adopt.scriptName: staging adopts 'chittyconnect'" in p and "production owns" in p
+               for p in problems), problems
+
+
+def test_production_adopting_the_staging_database_is_refused():
+    def take_staging_d1(config):
+        config["chittyos-edge:d1Databases"]["chittyconnect"]["adopt"] = {
+            "id": "29473911-4c5b-47d8-a3e7-d1be2370edf6", "name": "chittyconnect"}
+
+    (line,) = _adoption_problems("production", take_staging_d1)
+    assert "d1Databases.chittyconnect.adopt.id: production adopts '29473911-4c5b-47d8-a3e7-d1be2370edf6'" in line
+    assert "staging owns" in line
+
+
+def test_production_adopting_a_name_for_staging_is_refused():
+    from tests.conftest import config_problems
+
+    def staging_queue(config):
+        config["chittyos-edge:queues"]["github-events-dlq"]["adopt"] = {"id": "9" * 32, "name": "github-events-staging"}
+
+    problems = config_problems("production", staging_queue)
+    assert any("queues.github-events-dlq.adopt.id: production adopts 'github-events-staging', which is named for "
+               "staging" in p for p in problems), problems
+
+
+def test_an_id_is_adopted_once_in_a_stack():
+    from tests.conftest import config_problems
+
+    def twice(config):
+        config["chittyos-edge:kvNamespaces"]["chittyops-sessions"]["adopt"] = {"id": "ea43bc974b894701a069e4804be765ba"}
+
+    problems = config_problems("production", twice)
+    assert any("kvNamespaces.chittyops-sessions.adopt.id: 'ea43bc974b894701a069e4804be765ba' is already adopted by "
+               "kvNamespaces.chittyconnect-idempotency.adopt.id" in p for p in problems), problems

@@ -28,6 +28,11 @@ WRANGLER = PROJECT_ROOT / "node_modules" / ".bin" / "wrangler"
 START_TIMEOUT = 60
 
 
+def reference_bundle(service_key: str) -> Path:
+    """The repo's reference bundle of a service (staging's ChittyConnect runs its live code instead)."""
+    return PROJECT_ROOT / "workers" / service_key / "worker.mjs"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,7 +118,7 @@ def dev(tmp_path):
 
     def start(service_key: str) -> _Dev:
         assert WRANGLER.exists(), "run `npm ci` first (wrangler is a dev dependency in package.json)"
-        bundle = PROJECT_ROOT / stack_file_config("staging")["chittyos-edge:services"][service_key]["bundle"]
+        bundle = reference_bundle(service_key)
         workdir = tmp_path / service_key
         workdir.mkdir()
         shutil.copy(bundle, workdir / bundle.name)
@@ -148,3 +153,37 @@ def test_project_awareness_bundle_serves_health_on_both_paths(dev):
         assert (status, json.loads(body)) == (200, {"status": "healthy"}), path
     status, _ = server.request("/nowhere")
     assert status == 404
+
+
+NODE = shutil.which("node")
+QUEUE_PROBE = """
+const m = await import(process.argv[1]);
+const calls = [];
+const messages = [1, 2].map((id) => ({ id: String(id), body: {}, ack: () => calls.push(`ack ${id}`),
+                                       retry: (o) => calls.push(`retry ${id}`) }));
+const batch = { queue: "github-events-staging", messages, ackAll: () => calls.push("ackAll"),
+                retryAll: (o) => calls.push(`retryAll ${JSON.stringify(o ?? {})}`) };
+await m.default.queue(batch, {}, {});
+console.log(JSON.stringify(calls));
+"""
+
+
+def test_the_reference_queue_handler_retries_and_never_acknowledges():
+    """A stub cannot process a webhook event: it must leave every message for retry and the dead-letter queue."""
+    assert NODE, "Node.js runs the reference bundles (see README)"
+    result = subprocess.run([NODE, "--input-type=module", "-e", QUEUE_PROBE,
+                             reference_bundle("chittyconnect").as_uri()],
+                            capture_output=True, text=True, timeout=60, check=True)
+    calls = json.loads(result.stdout.strip().splitlines()[-1])
+    assert calls and all(call.startswith("retry") for call in calls), calls
+    assert not any("ack" in call for call in calls)
+
+
+def test_every_reference_bundle_is_marked_as_one():
+    from chittyos_edge.preflight import REFERENCE_MARKER, is_reference_bundle
+
+    bundles = sorted((PROJECT_ROOT / "workers").glob("*/worker.mjs"))
+    assert len(bundles) == 2
+    for bundle in bundles:
+        assert bundle.read_text().splitlines()[0] == f"// {REFERENCE_MARKER} (a stub: staging only; production refuses it, see workers/README.md)"
+        assert is_reference_bundle(bundle)
