@@ -65,13 +65,13 @@ def named_for(name: str | None, environment: str) -> bool:
 def problems_within(settings: "StackConfig") -> list[str]:
     """Adoption rules one stack file can break on its own: one line per problem, naming the key."""
     problems: list[str] = []
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str, str], str] = {}
     for item in adopted(settings):
-        if item.id in seen:
-            problems.append(f"{item.key}: {item.id!r} is already adopted by {seen[item.id]}; a live object is "
-                            "adopted once (two entries would manage one resource)")
+        if (item.kind, item.id) in seen:
+            problems.append(f"{item.key}: {item.id!r} is already adopted by {seen[item.kind, item.id]}; a live "
+                            "object is adopted once (two entries would manage one resource)")
         else:
-            seen[item.id] = item.key
+            seen[item.kind, item.id] = item.key
         if settings.is_production and named_for(item.name, "staging"):
             problems.append(f"{item.key}: production adopts {item.name!r}, which is named for staging; "
                             "adopt it in the staging stack file, never in production")

@@ -182,7 +182,7 @@ def _adoption_problems(settings: StackConfig, project_root: Path, prefix: str) -
 
     stack = settings.environment.value
     other = next(s for s in STACKS if s != stack)
-    owned: dict[str, str] = {}
+    owned: dict[tuple[str, str], str] = {}
     other_file = project_root / f"Pulumi.{other}.yaml"
     if other_file.is_file():
         from .plan.runtime import read_stack_file
@@ -194,21 +194,23 @@ def _adoption_problems(settings: StackConfig, project_root: Path, prefix: str) -
         except ConfigError:
             other_settings = None  # its own plan reports it
         if other_settings is not None:
-            owned.update({item.id: f"{other_file.name} {item.key}" for item in adopted(other_settings)})
+            owned.update({(item.kind, item.id): f"{other_file.name} {item.key}" for item in adopted(other_settings)})
     other_inventory = _inventory(other, project_root)
+    names: dict[tuple[str, str], str | None] = {}
     if other_inventory:
-        owned.update({rid: f"inventory/{other}.yaml: {what}" for rid, what in other_inventory.ids().items()
-                      if rid not in owned})
-    names = {}
-    for candidate in (other_inventory, _inventory(stack, project_root)):
-        if candidate:
-            names.update({rid: name for rid, name in candidate.names_of_ids().items() if name})
+        for key, (what, name) in other_inventory.objects().items():
+            owned.setdefault(key, f"inventory/{other}.yaml: {what}")
+            names[key] = name
+    own_inventory = _inventory(stack, project_root)
+    if own_inventory:
+        names.update({key: name for key, (_, name) in own_inventory.objects().items()})
     problems = []
     for item in adopted(settings):
-        if item.id in owned:
-            problems.append(f"{prefix}{item.key}: {stack} adopts {item.id!r}, which {other} owns ({owned[item.id]}); "
+        key = (item.kind, item.id)
+        if key in owned:
+            problems.append(f"{prefix}{item.key}: {stack} adopts {item.id!r}, which {other} owns ({owned[key]}); "
                             f"a stack adopts only its own objects: a {stack} destroy must never touch {other} data")
-        elif stack == "production" and named_for(names.get(item.id), "staging"):
-            problems.append(f"{prefix}{item.key}: production adopts {item.id!r}, live as {names[item.id]!r}, "
+        elif stack == "production" and named_for(names.get(key), "staging"):
+            problems.append(f"{prefix}{item.key}: production adopts {item.id!r}, live as {names[key]!r}, "
                             "which is named for staging; adopt it in the staging stack file")
     return problems

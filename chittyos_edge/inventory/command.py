@@ -46,9 +46,8 @@ def refresh(stack: str, root: Path, out: Path | None = None, client: Any = None)
 
     settings = stack_settings(stack, root)
     other = next(s for s in STACKS if s != stack)
-    theirs = Claims({a.id for a in adopted(stack_settings(other, root))}) if (root / f"Pulumi.{other}.yaml").is_file() \
-        else Claims()
-    own = Claims({a.id for a in adopted(settings)})
+    theirs = Claims.of(adopted(stack_settings(other, root))) if (root / f"Pulumi.{other}.yaml").is_file() else Claims()
+    own = Claims.of(adopted(settings))
     if client is None:
         token = os.environ.get(TOKEN_VARIABLE)
         if not token:
@@ -76,6 +75,15 @@ def refresh(stack: str, root: Path, out: Path | None = None, client: Any = None)
 def _inventory_command(args: argparse.Namespace) -> int:
     from ..plan.runtime import stack_dir
 
+    if args.schema:
+        import json
+
+        from .model import json_schema
+
+        sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    if not args.stack:
+        raise UsageError("inventory needs --stack (or --schema)")
     root = stack_dir()
     target, lines = refresh(args.stack, root, Path(args.out) if args.out else None)
     print(f"inventory of {args.stack} written to {target}")
@@ -92,6 +100,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "workers.dev state and queue consumers; KV, D1, queues, R2 buckets, tunnels, DNS records) and "
                     f"write this stack's share to inventory/<stack>.yaml. Needs {TOKEN_VARIABLE}: a read-only token "
                     f"({READ_PERMISSIONS}). Only GET requests are made.")
-    parser.add_argument("--stack", required=True, choices=STACKS)
+    parser.add_argument("--stack", choices=STACKS, help="the stack whose inventory to refresh")
     parser.add_argument("--out", metavar="FILE", help="write here instead of inventory/<stack>.yaml")
+    parser.add_argument("--schema", action="store_true",
+                        help="print the inventory file's JSON Schema (schemas/inventory.schema.json) and exit")
     parser.set_defaults(handler=_inventory_command)

@@ -118,32 +118,23 @@ class Inventory(ConfigModel):
     def worker(self, name: str) -> LiveWorker | None:
         return next((w for w in self.workers if w.name == name), None)
 
-    def ids(self) -> dict[str, str]:
-        """Every live id (and Worker/bucket name) -> a description of the object."""
-        found: dict[str, str] = {}
+    def objects(self) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(kind, id) -> (description, live name) of every adoptable object; kinds as in
+        `chittyos_edge.adoption` (a Worker's and a bucket's id is its name; a KV title may be unknown)."""
+        found: dict[tuple[str, str], tuple[str, str | None]] = {}
         for w in self.workers:
-            found[w.name] = f"Worker {w.name}"
+            found[("worker", w.name)] = (f"Worker {w.name}", w.name)
         for kv in self.kv_namespaces:
-            found[kv.id] = f"KV namespace {kv.title or kv.id}"
+            found[("kv", kv.id)] = (f"KV namespace {kv.title or kv.id}", kv.title)
         for db in self.d1_databases:
-            found[db.id] = f"D1 database {db.name}"
+            found[("d1", db.id)] = (f"D1 database {db.name}", db.name)
         for q in self.queues:
-            found[q.id] = f"queue {q.name}"
+            found[("queue", q.id)] = (f"queue {q.name}", q.name)
         for b in self.r2_buckets:
-            found[b.name] = f"R2 bucket {b.name}"
+            found[("r2", b.name)] = (f"R2 bucket {b.name}", b.name)
         for t in self.tunnels:
-            found[t.id] = f"tunnel {t.name}"
+            found[("tunnel", t.id)] = (f"tunnel {t.name}", t.name)
         return found
-
-    def names_of_ids(self) -> dict[str, str | None]:
-        """id -> live name, for the adoption checks (a KV namespace's title may be unknown)."""
-        names: dict[str, str | None] = {w.name: w.name for w in self.workers}
-        names.update({kv.id: kv.title for kv in self.kv_namespaces})
-        names.update({db.id: db.name for db in self.d1_databases})
-        names.update({q.id: q.name for q in self.queues})
-        names.update({b.name: b.name for b in self.r2_buckets})
-        names.update({t.id: t.name for t in self.tunnels})
-        return names
 
     def proxied_hostnames(self) -> dict[str, str]:
         """Hostnames that a live object serves through Cloudflare -> what serves them."""

@@ -26,12 +26,22 @@ class RefreshError(Exception):
 
 @dataclass
 class Claims:
-    """Ids and names a stack file adopts."""
+    """(kind, id or name) pairs a stack file adopts: a Worker and a database may share a name."""
 
-    ids: set[str] = field(default_factory=set)
+    ids: set[tuple[str, str]] = field(default_factory=set)
 
-    def has(self, *values: str | None) -> bool:
-        return any(v in self.ids for v in values if v)
+    @classmethod
+    def of(cls, items) -> "Claims":
+        """From `chittyos_edge.adoption.adopted(...)`: ids, and live names where the config states them."""
+        found = set()
+        for item in items:
+            found.add((item.kind, item.id))
+            if item.name:
+                found.add((item.kind, item.name))
+        return cls(found)
+
+    def has(self, kind: str, *values: str | None) -> bool:
+        return any((kind, v) in self.ids for v in values if v)
 
 
 def _get(item: Any, *names: str) -> Any:
@@ -97,10 +107,11 @@ def read_account(client: Any, account_id: str, zone_name: str) -> dict[str, list
     }
 
 
-def _belongs(stack: str, other: str, own: Claims, theirs: Claims, *keys: str | None, name: str | None) -> bool:
-    if own.has(*keys) or named_for(name, stack):
+def _belongs(stack: str, other: str, own: Claims, theirs: Claims, kind: str, *keys: str | None,
+             name: str | None) -> bool:
+    if own.has(kind, *keys) or named_for(name, stack):
         return True
-    if theirs.has(*keys) or named_for(name, other):
+    if theirs.has(kind, *keys) or named_for(name, other):
         return False
     return stack == "production"
 
@@ -110,26 +121,26 @@ def build_inventory(snapshot: dict[str, list[dict[str, Any]]], *, stack: str, ac
     """This stack's share of the account, every entry `source: account`."""
     other = "staging" if stack == "production" else "production"
 
-    def mine(items: Iterable[dict[str, Any]], *id_keys: str, name_key: str) -> list[dict[str, Any]]:
+    def mine(items: Iterable[dict[str, Any]], kind: str, *id_keys: str, name_key: str) -> list[dict[str, Any]]:
         return [dict(item, source=Source.ACCOUNT) for item in items
-                if _belongs(stack, other, own, theirs, *(item.get(k) for k in id_keys), name=item.get(name_key))]
+                if _belongs(stack, other, own, theirs, kind, *(item.get(k) for k in id_keys), name=item.get(name_key))]
 
     stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Inventory(
         format_version=FORMAT_VERSION, stack=stack, account=account_id, zone=zone, refreshed_at=stamp,
-        workers=[LiveWorker(**w) for w in sorted(mine(snapshot["workers"], "name", name_key="name"),
+        workers=[LiveWorker(**w) for w in sorted(mine(snapshot["workers"], "worker", "name", name_key="name"),
                                                   key=lambda w: w["name"])],
-        kv_namespaces=[LiveKvNamespace(**k) for k in sorted(mine(snapshot["kv_namespaces"], "id", name_key="title"),
+        kv_namespaces=[LiveKvNamespace(**k) for k in sorted(mine(snapshot["kv_namespaces"], "kv", "id", name_key="title"),
                                                             key=lambda k: k["id"])],
-        d1_databases=[LiveD1Database(**d) for d in sorted(mine(snapshot["d1_databases"], "id", "name", name_key="name"),
+        d1_databases=[LiveD1Database(**d) for d in sorted(mine(snapshot["d1_databases"], "d1", "id", "name", name_key="name"),
                                                           key=lambda d: d["name"])],
-        queues=[LiveQueue(**q) for q in sorted(mine(snapshot["queues"], "id", "name", name_key="name"),
+        queues=[LiveQueue(**q) for q in sorted(mine(snapshot["queues"], "queue", "id", "name", name_key="name"),
                                                key=lambda q: q["name"])],
-        r2_buckets=[LiveBucket(**b) for b in sorted(mine(snapshot["r2_buckets"], "name", name_key="name"),
+        r2_buckets=[LiveBucket(**b) for b in sorted(mine(snapshot["r2_buckets"], "r2", "name", name_key="name"),
                                                     key=lambda b: b["name"])],
-        tunnels=[LiveTunnel(**t) for t in sorted(mine(snapshot["tunnels"], "id", "name", name_key="name"),
+        tunnels=[LiveTunnel(**t) for t in sorted(mine(snapshot["tunnels"], "tunnel", "id", "name", name_key="name"),
                                                  key=lambda t: t["name"])],
-        dns_records=[LiveDnsRecord(**r) for r in sorted(mine(snapshot["dns_records"], "id", name_key="name"),
+        dns_records=[LiveDnsRecord(**r) for r in sorted(mine(snapshot["dns_records"], "dns", "id", name_key="name"),
                                                         key=lambda r: (r["name"], r.get("type") or ""))],
     )
 
