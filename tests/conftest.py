@@ -81,3 +81,9 @@ def uploaded_code(stack: str, service_key: str) -> Callable[[dict[str, Any]], No
             service["code"] = {"source": "build", "bundle": f"dist/{service_key}/worker.mjs", "sha256": PINNED_SHA256,
                                "fetch": f"make fetch-{service_key}"}
     return mutate
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, dict[str, Any]]:
+    """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
+    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in STACKS}

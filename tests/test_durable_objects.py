@@ -65,12 +65,6 @@ def test_live_tag_lookup_reads_the_scripts_data_source():
     assert live_migration_tag([{"id": "x", "migrationTag": ""}], "x") is None
 
 
-@pytest.fixture(scope="module")
-def built():
-    """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
-    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in ("staging", "production")}
-
-
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_session_state_contributes_to_the_chittyconnect_worker(built, stack):
     plan = built[stack]

@@ -116,46 +116,30 @@ def test_program_exports_exactly_the_contract(plans, stack):
     assert set(outputs) == fields, "one stack output per top-level contract field, no more"
     parsed = StackOutputs.model_validate(outputs)
     assert parsed.contract_version == CONTRACT_VERSION and parsed.environment.value == stack
-    # only the tunnel token is secret; the offline plan shows secrets as placeholders
+    # only the tunnel token and the Access credentials are secret; the offline plan shows them as placeholders
     assert outputs["tunnelToken"] == "[secret:tunnelToken]"
-    assert "[secret" not in json.dumps({k: v for k, v in outputs.items() if k != "tunnelToken"})
+    assert outputs["accessCredentials"] == "[secret:accessCredentials]"
+    assert "[secret" not in json.dumps({k: v for k, v in outputs.items() if k not in ("tunnelToken", "accessCredentials")})
 
 
-def test_outputs_name_the_registered_resources(production):
-    services = production["outputs"]["services"]
-    scripts = {r["inputs"]["name"] for r in resources(production, "cloudflare:index/worker:Worker")}
-    buckets = {r["inputs"]["name"] for r in resources(production, R2)}
-    queues = {r["inputs"]["queueName"] for r in resources(production, QUEUE)}
-    databases = {r["inputs"]["name"] for r in resources(production, D1)}
-    assert {s["scriptName"] for s in services.values()} == scripts
-    for key, service in services.items():
-        assert set(service["r2Buckets"].values()) <= buckets, key
-        assert set(service["queues"].values()) <= queues, key
-        assert {c["queue"] for c in service["queueConsumers"]} <= queues, key
-        assert {d["name"] for d in service["d1Databases"].values()} <= databases, key
-        assert {d["scriptName"] for d in service["durableObjects"].values()} <= scripts, key
+def test_access_credentials_are_a_secret_output_with_the_token_and_its_bindings():
+    """The value behind the placeholder: the chittyconnect-worker token's id and secret and their bindings."""
+    from chittyos_edge import program
+    from chittyos_edge.plan import runtime
 
-    connect = services["chittyconnect"]
-    assert connect["scriptName"] == "chittyconnect", "the running Worker, adopted under its live name"
-    assert connect["hostnames"] == ["connect.chitty.cc"]
-    assert connect["d1Databases"]["DB"] == {"id": "39f76706-5d67-401f-b1bf-9a212de4da0b",
-                                             "name": "chittyconnect-production"}
-    assert connect["queues"] == {"GITHUB_EVENTS": "github-events"}
-    assert connect["queueConsumers"][0]["deadLetterQueue"] == "github-events-dlq-production"
-    assert connect["durableObjects"]["SESSION_STATE"] == {"className": "SessionStateDO",
-                                                          "scriptName": "chittyconnect"}
-    awareness = services["project-awareness"]
-    assert awareness["analyticsEngineDatasets"]["USAGE_ANALYTICS"] == "chittyops_usage_production"
-    assert awareness["ai"] is None
-    tunnel = production["outputs"]["tunnel"]
-    assert tunnel["hostname"] == "1password-connect.chitty.cc"
-    assert len(tunnel["accessAud"]) == 64
+    captured: dict = {}
 
+    def capturing():
+        outputs = program.main()
+        outputs["accessCredentials"].apply(lambda value: captured.update(value))
+        return outputs
 
-def test_kv_ids_are_each_stacks_own(production, staging):
-    prod = {b: i for s in production["outputs"]["services"].values() for b, i in s["kvNamespaces"].items()}
-    stag = {b: i for s in staging["outputs"]["services"].values() for b, i in s["kvNamespaces"].items()}
-    assert prod.keys() == stag.keys()
-    assert not set(prod.values()) & set(stag.values()), "staging must not bind a production namespace"
-    assert resource(production, KV, "production-data-kv-chittyconnect-idempotency")["importId"].endswith(
-        prod["IDEMP_KV"])
+    plan = runtime.run_plan("production", program=capturing)
+    assert plan["outputs"]["accessCredentials"] == "[secret:accessCredentials]", "exported as a secret"
+    connect = StackOutputs.model_validate({**plan["outputs"], "accessCredentials": captured}).access_credentials
+    assert set(connect) == {"chittyconnect"}
+    creds = connect["chittyconnect"]
+    assert (creds.service_token, creds.client_id_binding, creds.client_secret_binding) == (
+        "chittyconnect-worker", "CF_ACCESS_CLIENT_ID", "CF_ACCESS_CLIENT_SECRET")
+    assert creds.client_id.endswith(".access")
+    assert creds.client_secret == "[secret:1password-connect-chittyconnect-worker-production.clientSecret]"

@@ -32,12 +32,6 @@ def _services(stack: str) -> dict:
     return stack_file_config(stack)["chittyos-edge:services"]
 
 
-@pytest.fixture(scope="module")
-def built():
-    """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
-    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in ("staging", "production")}
-
-
 # ---- adoption of the running Workers ----------------------------------------------------------
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
