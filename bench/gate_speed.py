@@ -16,9 +16,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from chittyos_edge.project import Project
+
+# The project measured is the one the bench runs in (as the CLI finds it).
+ROOT = Project.discover().root
 GOAL = 1.5
 
 

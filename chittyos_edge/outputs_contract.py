@@ -3,7 +3,8 @@
 Worker repos (ChittyConnect, Project Awareness), dashboards and scripts read this program's stack
 outputs. `StackOutputs` is the whole contract; the program exports ONE stack output per top-level
 field (`contractVersion`, `environment`, `services`, `tunnel`, `tunnelToken`, `accessCredentials`), so only
-`tunnelToken` and `accessCredentials` are secret and everything else reads in plain text.
+`tunnelToken` and `accessCredentials` are secret and everything else reads in plain text. `standIns` is
+never a stack output: `chittyos-edge outputs --source plan` adds it to list the ids the offline plan made up.
 
 Versioning (`CONTRACT_VERSION`, "<major>.<minor>"), checked by tests/test_outputs_contract.py:
 - a field removed, renamed or retyped, an optional field made required or a required field made
@@ -23,10 +24,9 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from . import naming
 from .config.base import Environment
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 SCHEMA_ID = "https://chitty.cc/schemas/chittyos-edge/stack-outputs.schema.json"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -110,8 +110,12 @@ class StackOutputs(ContractModel):
     tunnel: TunnelOutputs | None = Field(None, description="The 1Password Connect tunnel; absent when the stack has none.")
     tunnel_token: str | None = Field(
         None, description="cloudflared token of the tunnel. Secret: redacted unless the reader asked for secrets.")
+    stand_ins: list[str] | None = Field(
+        None, description="Never a stack output: in outputs rendered from the offline plan, the paths (e.g. "
+                          "'services.chittyconnect.kvNamespaces.API_KEYS') of ids that plan made up because the "
+                          "resource does not exist yet (not adopted); they become real at the first `pulumi up`.")
     access_credentials: dict[str, AccessCredentialOutputs] | str | None = Field(
-        None, description="Since 1.1. Per service key, the Access service token bound to that Worker "
+        None, description="Since 1.2. Per service key, the Access service token bound to that Worker "
                           "(services.<key>.accessCredentials). Secret: a redacted string unless the reader asked "
                           "for secrets.")
 
@@ -137,16 +141,14 @@ def json_schema() -> dict[str, Any]:
 # ---- building the outputs in the program -------------------------------------------------------
 
 def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage: Any,
-                  hosts: Mapping[str, Any], tunnel: Any = None, monitoring: Any = None,
-                  load_balancing: Any = None) -> dict[str, Any]:
+                  tunnel: Any = None, monitoring: Any = None, load_balancing: Any = None) -> dict[str, Any]:
     """The stack outputs of the contract, one entry per top-level field, values possibly `Output`s.
 
-    Bindings are resolved through the typed config (binding -> logical name -> the component's
-    resource), so an output can only name a resource the program registered. Each service's block
-    is validated against `ServiceOutputs` once its ids are known (inside `apply`, which creates
-    no resource), so the program cannot export something the contract does not describe.
-    Durable Object bindings come from `settings.durable_objects` (the same config `hosts` was
-    built from), their host script from `services`.
+    Each service's bindings come from the binding list its Worker script is uploaded with
+    (`WorkerService.bindings`, which includes what a Durable Object host adds), in one pass: the
+    outputs name exactly what the script is bound to. Each service's block is validated against
+    `ServiceOutputs` once its ids are known (inside `apply`, which creates no resource), so the
+    program cannot export something the contract does not describe.
     """
     import pulumi  # here, not at the top: readers of the contract (the outputs command) never need it
 
@@ -155,7 +157,7 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
         "contractVersion": CONTRACT_VERSION,
         "environment": env.value,
         "services": pulumi.Output.all(**{
-            key: _service_outputs(settings, key, services, stores, storage) for key in settings.services
+            key: _service_outputs(settings, key, services[key], stores, storage) for key in settings.services
         }) if settings.services else {},
     }
     if tunnel is not None:
@@ -175,13 +177,46 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
     return exported
 
 
-def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: Any, storage: Any):
+# Binding type (Workers upload API) -> (ServiceOutputs field, value from the binding).
+_BINDING_FIELDS: dict[str, tuple[str, Any]] = {
+    "plain_text": ("vars", lambda b: b["text"]),
+    "kv_namespace": ("kvNamespaces", lambda b: b["namespace_id"]),
+    "r2_bucket": ("r2Buckets", lambda b: b["bucket_name"]),
+    "d1": ("d1Databases", lambda b: b.get("id") or b.get("database_id")),
+    "queue": ("queues", lambda b: b["queue_name"]),
+    "durable_object_namespace": ("durableObjects", lambda b: b),
+    "analytics_engine": ("analyticsEngineDatasets", lambda b: b["dataset"]),
+}
+
+
+def service_bindings(bindings: list[Mapping[str, Any]], script_name: str,
+                     database_names: Mapping[str, str]) -> dict[str, Any]:
+    """The binding fields of `ServiceOutputs` from a script's resolved binding list (provider input
+    shape, `secret_text` left out): secrets are never outputs, any other type needs a field here."""
+    fields: dict[str, Any] = {field: {} for field, _ in _BINDING_FIELDS.values()}
+    fields["ai"] = None
+    for binding in bindings:
+        kind, name = binding["type"], binding["name"]
+        if kind == "ai":
+            fields["ai"] = name
+            continue
+        if kind not in _BINDING_FIELDS:
+            raise ValueError(f"the outputs contract has no field for {kind!r} bindings ({name} of {script_name}); "
+                             "add one to ServiceOutputs (and bump CONTRACT_VERSION)")
+        field, value_of = _BINDING_FIELDS[kind]
+        value = value_of(binding)
+        if kind == "d1":
+            value = {"id": value, "name": database_names[value]}
+        elif kind == "durable_object_namespace":
+            value = {"className": value["class_name"], "scriptName": value.get("script_name") or script_name}
+        fields[field][name] = value
+    return fields
+
+
+def _service_outputs(settings, key: str, service: Any, stores: Any, storage: Any):
     import pulumi
 
-    env = settings.environment
     config = settings.services[key]
-    bindings = config.bindings
-    script_names = {name: services[name].script_name for name in settings.services}
 
     def queue_name(logical: str):
         return stores.queues[logical].queue_name
@@ -194,31 +229,26 @@ def _service_outputs(settings, key: str, services: Mapping[str, Any], stores: An
                             "deadLetterQueue": v["dlq"]})
         for c in config.queue_consumers
     ]
-    durable_objects = {
-        binding: {"className": class_name, "scriptName": script_names[host.host_service]}
-        for host in settings.durable_objects.values() if host.host_service == key
-        for binding, class_name in host.classes.items()
-    }
+    # Secret values never reach the outputs (and would make the whole `services` output secret).
+    bindings = [pulumi.Output.from_input(b) for b in service.bindings if b["type"] != "secret_text"]
+    # d1 bindings carry the database id only; the contract also names the database.
+    databases = [pulumi.Output.all(db.uuid, db.name) for db in storage.databases.values()]
 
-    def by_binding(values: dict[str, Any]):
-        # Output.all() of nothing resolves to [], not {}.
-        return pulumi.Output.all(**values) if values else {}
+    def assemble(v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            fields = service_bindings(v["bindings"], v["scriptName"], dict(v["databases"]))
+        except ValueError as error:
+            raise pulumi.RunError(str(error)) from None
+        raw = {
+            "scriptName": v["scriptName"],
+            "hostnames": list(service.hostnames),
+            "compatibilityDate": config.compatibility_date,
+            "compatibilityFlags": list(config.compatibility_flags),
+            "queueConsumers": v["consumers"],
+            **fields,
+        }
+        return ServiceOutputs.model_validate(raw).model_dump(by_alias=True)
 
-    raw = pulumi.Output.all(
-        scriptName=services[key].script_name,
-        hostnames=list(services[key].hostnames),
-        compatibilityDate=config.compatibility_date,
-        compatibilityFlags=list(config.compatibility_flags),
-        vars=dict(config.vars),
-        kvNamespaces=by_binding({b: stores.kv_namespaces[k].id for b, k in bindings.kv.items()}),
-        r2Buckets=by_binding({b: storage.buckets[k].name for b, k in bindings.r2.items()}),
-        d1Databases=by_binding({
-            b: pulumi.Output.all(id=storage.databases[k].uuid, name=storage.databases[k].name)
-            for b, k in bindings.d1.items()}),
-        queues=by_binding({b: queue_name(k) for b, k in bindings.queues.items()}),
-        queueConsumers=pulumi.Output.all(*consumers),
-        durableObjects=durable_objects,
-        analyticsEngineDatasets={b: naming.dataset_name(base, env) for b, base in bindings.analytics_engine.items()},
-        ai=bindings.ai,
-    )
-    return raw.apply(lambda v: ServiceOutputs.model_validate(v).model_dump(by_alias=True))
+    return pulumi.Output.all(scriptName=service.script_name, bindings=pulumi.Output.all(*bindings),
+                             databases=pulumi.Output.all(*databases),
+                             consumers=pulumi.Output.all(*consumers)).apply(assemble)

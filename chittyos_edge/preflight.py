@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import PROJECT, STACKS, d1_migrations, naming
+from . import PROJECT, d1_migrations, naming
 from .adoption import adopted, named_for
 from .config import ConfigError, StackConfig
 from .config.services import CodeSource
+from .project import Project
 
 # The first line of every reference bundle under workers/ (see workers/README.md).
 REFERENCE_MARKER = "chittyos-edge: reference bundle"
@@ -22,7 +23,7 @@ REFERENCE_MARKER = "chittyos-edge: reference bundle"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def check_deployable(settings: StackConfig, project_root: Path, source: str) -> None:
+def check_deployable(settings: StackConfig, project: Project, source: str) -> None:
     """Raise ConfigError listing every problem; return quietly when the stack can be built."""
     problems: list[str] = []
     env = settings.environment
@@ -44,14 +45,14 @@ def check_deployable(settings: StackConfig, project_root: Path, source: str) -> 
         name_ok(f"d1Databases.{key}", lambda key=key: naming.database_name(key, env))
         if database.migrations:
             try:
-                d1_migrations.load_directory(project_root / database.migrations.directory)
+                d1_migrations.load_directory(project.path(database.migrations.directory))
             except d1_migrations.MigrationError as error:
                 problems.append(f"{prefix}d1Databases.{key}.migrations.directory: {error}")
 
     hosts = {host.host_service: (key, host) for key, host in settings.durable_objects.items()}
     for key, service in settings.services.items():
         name_ok(f"services.{key}.scriptName", lambda service=service: naming.script_name(service.script_name, env))
-        problems += _code_problems(settings, key, service, project_root, prefix)
+        problems += _code_problems(settings, key, service, project, prefix)
         for binding, base in service.bindings.analytics_engine.items():
             name_ok(f"services.{key}.bindings.analyticsEngine.{binding}",
                     lambda base=base: naming.dataset_name(base, env))
@@ -72,8 +73,8 @@ def check_deployable(settings: StackConfig, project_root: Path, source: str) -> 
         for name in repeated:
             problems.append(f"{prefix}services.{key}: binding name {name} is used twice in one script "
                             f"(see {owners[name]}); rename one of them")
-    problems += _served_problems(settings, project_root, prefix)
-    problems += _adoption_problems(settings, project_root, prefix)
+    problems += _served_problems(settings, project, prefix)
+    problems += _adoption_problems(settings, project, prefix)
     if problems:
         raise ConfigError(problems)
 
@@ -83,23 +84,23 @@ def is_reference_bundle(path: Path) -> bool:
         return REFERENCE_MARKER.encode() in handle.read(300)
 
 
-def _code_problems(settings: StackConfig, key: str, service, project_root: Path, prefix: str) -> list[str]:
+def _code_problems(settings: StackConfig, key: str, service, project: Project, prefix: str) -> list[str]:
     """What the offline plan can check of a service's code: a reference bundle exists and stays out of
     production; a pinned build needs only its hash here (the file is checked by a real preview/up)."""
     code, where = service.code, f"{prefix}services.{key}.code"
     if code.source is CodeSource.REFERENCE:
-        if not (project_root / code.bundle).is_file():
-            return [f"{where}.bundle: {code.bundle} does not exist under {project_root} (the repo ships "
+        if not project.path(code.bundle).is_file():
+            return [f"{where}.bundle: {code.bundle} does not exist under {project.root} (the repo ships "
                     "workers/<service>/worker.mjs)"]
     elif code.source is CodeSource.BUILD and settings.is_production:
-        path = project_root / code.bundle
+        path = project.path(code.bundle)
         if path.is_file() and is_reference_bundle(path):
             return [f"{where}.bundle: {code.bundle} is a reference bundle (a stub answering /health only); "
                     "production deploys live code or a real build of the application"]
     return []
 
 
-def check_pinned_bundles(settings: StackConfig, project_root: Path, source: str) -> None:
+def check_pinned_bundles(settings: StackConfig, project: Project, source: str) -> None:
     """Under a real preview/up: every pinned build is on disk with its pinned sha256, or the run stops
     naming the key and the command that fetches it."""
     problems = []
@@ -109,7 +110,7 @@ def check_pinned_bundles(settings: StackConfig, project_root: Path, source: str)
         if code.source is not CodeSource.BUILD:
             continue
         where = f"{prefix}services.{key}.code"
-        path = project_root / code.bundle
+        path = project.path(code.bundle)
         if code.sha256 == EMPTY_SHA256:
             problems.append(f"{where}.sha256: no release of this service is pinned yet (the sha256 of an empty "
                             f"file); fetch its build ({code.fetch}) and pin bundle and sha256 to it")
@@ -126,16 +127,16 @@ def check_pinned_bundles(settings: StackConfig, project_root: Path, source: str)
         raise ConfigError(problems)
 
 
-def _inventory(stack: str, project_root: Path):
+def _inventory(stack: str, project: Project):
     from .inventory import load
 
-    return load(stack, project_root)
+    return load(stack, project.root)
 
 
-def _served_problems(settings: StackConfig, project_root: Path, prefix: str) -> list[str]:
+def _served_problems(settings: StackConfig, project: Project, prefix: str) -> list[str]:
     """Every route's host and every enabled load-balancer origin is served: by this stack (a custom
     domain, a route placeholder record, the tunnel) or by a live object the inventory lists."""
-    inventory = _inventory(settings.environment.value, project_root)
+    inventory = _inventory(settings.environment.value, project)
     live = inventory.proxied_hostnames() if inventory else {}
     listed = set(live) | ({r.name for r in inventory.dns_records} if inventory else set())
     where_inventory = f"inventory/{settings.environment.value}.yaml"
@@ -175,19 +176,19 @@ def _served_problems(settings: StackConfig, project_root: Path, prefix: str) -> 
     return problems
 
 
-def _adoption_problems(settings: StackConfig, project_root: Path, prefix: str) -> list[str]:
+def _adoption_problems(settings: StackConfig, project: Project, prefix: str) -> list[str]:
     """Staging adopts nothing production owns, production nothing staging owns (the other stack file's
     adoptions and the other stack's inventory), and production adopts no id the inventories name for staging."""
     from .config import parse_stack_config
 
     stack = settings.environment.value
-    other = next(s for s in STACKS if s != stack)
+    other = "staging" if stack == "production" else "production"
     owned: dict[tuple[str, str], str] = {}
-    other_file = project_root / f"Pulumi.{other}.yaml"
+    other_file = project.stack_file(other)
     if other_file.is_file():
         from .plan.runtime import read_stack_file
 
-        raw = {k[len(PROJECT) + 1:]: v for k, v in read_stack_file(other, project_root).items()
+        raw = {k[len(PROJECT) + 1:]: v for k, v in read_stack_file(other, project).items()
                if k.startswith(f"{PROJECT}:")}
         try:
             other_settings = parse_stack_config(raw, other_file.name, other)
@@ -195,13 +196,13 @@ def _adoption_problems(settings: StackConfig, project_root: Path, prefix: str) -
             other_settings = None  # its own plan reports it
         if other_settings is not None:
             owned.update({(item.kind, item.id): f"{other_file.name} {item.key}" for item in adopted(other_settings)})
-    other_inventory = _inventory(other, project_root)
+    other_inventory = _inventory(other, project)
     names: dict[tuple[str, str], str | None] = {}
     if other_inventory:
         for key, (what, name) in other_inventory.objects().items():
             owned.setdefault(key, f"inventory/{other}.yaml: {what}")
             names[key] = name
-    own_inventory = _inventory(stack, project_root)
+    own_inventory = _inventory(stack, project)
     if own_inventory:
         names.update({key: name for key, (_, name) in own_inventory.objects().items()})
     problems = []

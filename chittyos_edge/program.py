@@ -6,7 +6,6 @@ mocks. Components get typed config objects; none of them reads `pulumi.Config`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -21,15 +20,48 @@ from components.monitoring import Monitoring
 from components.secure_tunnel import SecureTunnel
 from components.worker_service import WorkerService
 
+from . import PROJECT
 from . import config as stack_config
+from .config.base import Environment
 from .outputs_contract import build_outputs
 from .preflight import check_deployable, check_pinned_bundles
+from .project import Project, ProjectError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+def served_hostnames(settings: stack_config.StackConfig,
+                     project: Project) -> dict[Environment, dict[str, list[str]]]:
+    """Hostnames per environment and owner that the zone rules may cover.
+
+    Production's rules reach staging's hostnames only where a rule lists `staging` in `environments`;
+    those come from the project's Pulumi.staging.yaml.
+    """
+    served = {settings.environment: settings.served_by_owner()}
+    security = settings.edge_security
+    if security is None or settings.environment is Environment.STAGING:
+        return served
+    scoped = [*security.waf_custom_rules, *security.managed_rulesets, *security.rate_limits,
+              *security.cache_rules, security.security_headers]
+    if any(Environment.STAGING in rule.environments for rule in scoped):
+        from .plan.runtime import PlanError, read_stack_file
+
+        prefix = f"{PROJECT}:"
+        try:
+            file_config = read_stack_file("staging", project)
+        except PlanError as error:
+            raise stack_config.ConfigError([
+                f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
+                f"which cannot be read ({error}); keep it beside Pulumi.production.yaml or remove staging "
+                "from those environments"]) from None
+        raw = {k[len(prefix):]: v for k, v in file_config.items() if k.startswith(prefix)}
+        staging = stack_config.parse_stack_config(raw, "Pulumi.staging.yaml", "staging")
+        served[Environment.STAGING] = staging.served_by_owner()
+    return served
 
 
-def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """Declare every resource of the stack; returns the stack outputs."""
+def build(loaded: stack_config.LoadedConfig, project: Project,
+          served: dict[Environment, dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    """Declare every resource of the stack (bundles and migrations read from `project`); returns
+    the stack outputs."""
     settings = loaded.settings
     env = settings.environment
     account_id = settings.account.id
@@ -43,7 +75,7 @@ def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) 
     storage = DocumentStorage(
         f"{env}-storage", account_id=account_id, environment=env,
         r2_buckets=settings.r2_buckets, d1_databases=settings.d1_databases,
-        protection=settings.data_protection, project_root=project_root)
+        protection=settings.data_protection, project=project)
 
     hosts = {
         name: DurableObjectHost(
@@ -64,7 +96,7 @@ def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) 
             f"{env}-{name}", account_id=account_id, zone_id=zone_id, environment=env,
             service_key=name, service=service, secrets=loaded.secrets.for_service(name),
             stores=stores, storage=storage, durable_objects=hosts_by_service.get(name),
-            protection=settings.data_protection, project_root=project_root,
+            protection=settings.data_protection, project=project,
             access_credentials=(tunnel.credentials(service.access_credentials.service_token)
                                 if tunnel is not None and service.access_credentials else None))
         for name, service in settings.services.items()
@@ -72,7 +104,7 @@ def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) 
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
-                     security=settings.edge_security)
+                     security=settings.edge_security, served=served or served_hostnames(settings, project))
 
     monitoring = Monitoring(
         f"{env}-monitoring", account_id=account_id, zone_id=zone_id, environment=env,
@@ -86,7 +118,7 @@ def build(loaded: stack_config.LoadedConfig, project_root: Path = PROJECT_ROOT) 
             f"{env}-load-balancing", account_id=account_id, zone_id=zone_id, environment=env,
             load_balancing=settings.load_balancing)
 
-    return build_outputs(settings, services=services, stores=stores, storage=storage, hosts=hosts,
+    return build_outputs(settings, services=services, stores=stores, storage=storage,
                          tunnel=tunnel, monitoring=monitoring, load_balancing=load_balancing)
 
 
@@ -98,17 +130,23 @@ def offline() -> bool:
     return isinstance(settings.SETTINGS.monitor, MockMonitor)
 
 
-def main() -> dict[str, Any]:
-    """Load the config (failing cleanly on bad input), build the stack, export its outputs."""
+def main(project: Project | None = None) -> dict[str, Any]:
+    """Load the config (failing cleanly on bad input), build the stack, export its outputs.
+
+    Under `pulumi up` the project is the one the working directory is in (Pulumi runs the program
+    in the project's folder); the offline plan passes the one it plans.
+    """
     try:
+        project = project or Project.discover()
         loaded = stack_config.load()
-        check_deployable(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
+        check_deployable(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
         if not offline():
             # A real preview/up uploads what it names: the pinned files must be there, byte for byte.
-            check_pinned_bundles(loaded.settings, PROJECT_ROOT, f"Pulumi.{loaded.stack}.yaml")
-    except stack_config.ConfigError as error:
+            check_pinned_bundles(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
+        served = served_hostnames(loaded.settings, project)
+    except (stack_config.ConfigError, ProjectError) as error:
         raise pulumi.RunError(str(error)) from None
-    outputs = build(loaded)
+    outputs = build(loaded, project, served)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

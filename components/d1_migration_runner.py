@@ -25,11 +25,9 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
 
 from chittyos_edge import d1_migrations
+from chittyos_edge.project import Project
 
 from ._api_token import ApiTokenProvider
-
-# Files are read relative to the project root (this package sits at its top level).
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 _COMPARED = ("accountId", "databaseId", "directory", "migrations", "allowDestructive", "environment")
 
@@ -69,7 +67,9 @@ class D1MigrationsProvider(ApiTokenProvider):
         return self.api_token(d1_migrations.MigrationError)
 
     def _run(self, props: dict[str, Any]) -> list[str]:
-        files = load_and_verify(PROJECT_ROOT / props["directory"], props.get("migrations") or [])
+        # `directory` is relative to the project; under `pulumi up` this provider runs in the project's
+        # folder, as the program does.
+        files = load_and_verify(Project.discover().path(props["directory"]), props.get("migrations") or [])
         executor = d1_migrations.D1HttpExecutor(props["accountId"], props["databaseId"], self._token())
         return d1_migrations.apply_pending(
             executor, files, environment=props["environment"],

@@ -24,7 +24,6 @@ rule that deletes objects is itself data loss by design: it applies to productio
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Optional
 
 import pulumi
@@ -34,6 +33,7 @@ from chittyos_edge import d1_migrations, naming
 from chittyos_edge.config.base import Environment
 from chittyos_edge.config.stack import DataProtection
 from chittyos_edge.config.storage import CorsRule, D1Database, LifecycleRule, R2Bucket, R2Jurisdiction
+from chittyos_edge.project import Project
 
 from .base import Component
 from .d1_migration_runner import D1Migrations
@@ -72,7 +72,7 @@ class DocumentStorage(Component):
 
     def __init__(self, name: str, *, account_id: str, environment: Environment,
                  r2_buckets: Mapping[str, R2Bucket], d1_databases: Mapping[str, D1Database],
-                 protection: DataProtection, project_root: Path,
+                 protection: DataProtection, project: Project,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("document_storage", name, opts)
         self.buckets: dict[str, cloudflare.R2Bucket] = {}
@@ -83,7 +83,7 @@ class DocumentStorage(Component):
         for key, spec in r2_buckets.items():
             self._bucket(key, spec, account_id, environment, protection)
         for key, spec in d1_databases.items():
-            self._database(key, spec, account_id, environment, protection, project_root)
+            self._database(key, spec, account_id, environment, protection, project)
 
         self.register_outputs({
             "bucketNames": {key: bucket.name for key, bucket in self.buckets.items()},
@@ -126,7 +126,7 @@ class DocumentStorage(Component):
             opts=self.child_opts())
 
     def _database(self, key: str, spec: D1Database, account_id: str, environment: Environment,
-                  protection: DataProtection, project_root: Path) -> None:
+                  protection: DataProtection, project: Project) -> None:
         adopt = spec.adopt
         database = cloudflare.D1Database(
             self.child_name(f"d1-{key}"),
@@ -139,7 +139,7 @@ class DocumentStorage(Component):
                                     ignore_changes=["primary_location_hint"] if adopt else None))
         self.databases[key] = database
         if spec.migrations:
-            files = d1_migrations.load_directory(project_root / spec.migrations.directory)
+            files = d1_migrations.load_directory(project.path(spec.migrations.directory))
             self.migrations[key] = D1Migrations(
                 self.child_name(f"d1-{key}-migrations"),
                 account_id=account_id,

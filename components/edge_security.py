@@ -3,6 +3,8 @@
 Creates one `ZoneSetting` per TLS/HTTPS setting (SSL mode, minimum TLS version, TLS 1.3, always-use-HTTPS,
 automatic HTTPS rewrites, HTTP/3, HSTS), `ZoneDnssec`, and ONE `Ruleset` per phase entry point that has
 rules: custom WAF rules, managed WAF rulesets, rate limits, cache rules and the security response headers.
+Every rule is prefixed with `http.host in {...}`: the hostnames of the services its `services` and
+`environments` name (production's, and staging's when listed), so other services of the zone are untouched.
 
 Ownership: a zone has one entry point per phase, and this component owns each whole entry point. Rules
 added by hand in the dashboard to one of these phases are replaced on the next `pulumi up` that writes the
@@ -12,19 +14,21 @@ its analytics history instead of deleting and recreating it.
 
 Operational costs: `minTlsVersion: "1.3"` refuses clients (and health checkers) that only speak TLS 1.2;
 HSTS with `preload` and a one-year max-age cannot be undone quickly (browsers remember it for a year);
-the managed rulesets and several 60 s rate-limit rules need a paid zone plan with that rate-limit quota;
-removing a rule from the stack file removes it from the zone.
+what each rule needs of the zone's plan is checked against `zone.plan` before anything runs
+(chittyos_edge/config/plans.py); removing a rule from the stack file removes it from the zone.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from chittyos_edge.config.edge import (SECURITY_HEADERS_REF, CacheRule, EdgeSecurityConfig, ManagedRuleset,
-                                       RateLimitRule, SecurityHeaders, WafRule)
+from chittyos_edge.config.base import Environment
+from chittyos_edge.config.edge import (BURST_PERIOD, SECURITY_HEADERS_REF, CacheRule, EdgeSecurityConfig,
+                                       ManagedRuleset, RateLimitRule, Scoped, SecurityHeaders, WafRule)
+from chittyos_edge.rules_language import scoped
 
 from .base import Component
 
@@ -48,29 +52,56 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-def waf_rule(rule: WafRule) -> dict[str, Any]:
-    return {"ref": rule.ref, "description": rule.description, "expression": rule.expression,
-            "action": rule.action.value, "enabled": rule.enabled}
+# What is served, per environment, per owner (service key or "tunnel"): StackConfig.served_by_owner().
+ServedHostnames = Mapping[Environment, Mapping[str, list[str]]]
+Scope = Callable[[Scoped, str], str]
 
 
-def managed_rule(rule: ManagedRuleset) -> dict[str, Any]:
+def scope_for(served: ServedHostnames) -> Scope:
+    """`scope(rule, expression)`: the expression limited to the hostnames the rule's scope names."""
+    def scope(rule: Scoped, expression: str) -> str:
+        hosts: list[str] = []
+        for environment in rule.environments:
+            owners = served.get(environment, {})
+            for owner, names in owners.items():
+                if rule.services is None or owner in rule.services:
+                    hosts.extend(names)
+        hosts = list(dict.fromkeys(hosts))
+        if not hosts:
+            raise ValueError(f"rule scope {rule.services} / {[e.value for e in rule.environments]} names no hostname")
+        return scoped(hosts, expression)
+    return scope
+
+
+def waf_rule(rule: WafRule, scope: Scope) -> list[dict[str, Any]]:
+    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
+             "action": rule.action.value, "enabled": rule.enabled}]
+
+
+def managed_rule(rule: ManagedRuleset, scope: Scope) -> list[dict[str, Any]]:
     parameters: dict[str, Any] = {"id": rule.ruleset_id}
     if rule.disabled_categories:
         parameters["overrides"] = {"categories": [{"category": category, "enabled": False}
                                                   for category in rule.disabled_categories]}
-    return {"ref": rule.ref, "description": rule.description, "expression": "true", "action": "execute",
-            "action_parameters": parameters, "enabled": True}
+    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
+             "action": "execute", "action_parameters": parameters, "enabled": True}]
 
 
-def rate_limit_rule(rule: RateLimitRule) -> dict[str, Any]:
-    return {"ref": rule.ref, "description": rule.description, "expression": rule.expression,
-            "action": rule.action.value, "enabled": True,
-            "ratelimit": {"characteristics": list(rule.characteristics), "period": rule.period,
-                          "requests_per_period": rule.requests_per_period,
-                          "mitigation_timeout": rule.mitigation_timeout}}
+def rate_limit_rule(rule: RateLimitRule, scope: Scope) -> list[dict[str, Any]]:
+    """The rule, then its burst companion: same match, counted over BURST_PERIOD seconds."""
+    expression = scope(rule, rule.expression)
+    built = []
+    for ref, period, requests in rule.edge_rules():
+        description = rule.description if ref == rule.ref else (
+            f"{rule.description} (burst: {requests} per {BURST_PERIOD} s)")
+        built.append({"ref": ref, "description": description, "expression": expression,
+                      "action": rule.action.value, "enabled": True,
+                      "ratelimit": {"characteristics": list(rule.characteristics), "period": period,
+                                    "requests_per_period": requests, "mitigation_timeout": rule.timeout}})
+    return built
 
 
-def cache_rule(rule: CacheRule) -> dict[str, Any]:
+def cache_rule(rule: CacheRule, scope: Scope) -> list[dict[str, Any]]:
     parameters: dict[str, Any] = {"cache": rule.cache}
     if rule.cache:
         if rule.edge_ttl_seconds is not None:
@@ -80,21 +111,21 @@ def cache_rule(rule: CacheRule) -> dict[str, Any]:
         if rule.cache_key_query_params:
             parameters["cache_key"] = {"custom_key": {"query_string": {
                 "include": {"lists": list(rule.cache_key_query_params)}}}}
-    return {"ref": rule.ref, "description": rule.description, "expression": rule.expression,
-            "action": "set_cache_settings", "action_parameters": parameters, "enabled": True}
+    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
+             "action": "set_cache_settings", "action_parameters": parameters, "enabled": True}]
 
 
-def security_headers_rule(headers: SecurityHeaders) -> dict[str, Any]:
+def security_headers_rule(headers: SecurityHeaders, scope: Scope) -> list[dict[str, Any]]:
     values = {
         "Content-Security-Policy": headers.content_security_policy,
         "X-Frame-Options": headers.x_frame_options,
         "X-Content-Type-Options": headers.x_content_type_options,
         "Referrer-Policy": headers.referrer_policy,
     }
-    return {"ref": SECURITY_HEADERS_REF, "description": "Security headers on every response",
-            "expression": "true", "action": "rewrite", "enabled": True,
-            "action_parameters": {"headers": {name: {"operation": "set", "value": value}
-                                              for name, value in values.items()}}}
+    return [{"ref": SECURITY_HEADERS_REF, "description": "Security headers on every response of these hostnames",
+             "expression": scope(headers, "true"), "action": "rewrite", "enabled": True,
+             "action_parameters": {"headers": {name: {"operation": "set", "value": value}
+                                               for name, value in values.items()}}}]
 
 
 RULE_BUILDERS = {
@@ -110,7 +141,7 @@ class EdgeSecurity(Component):
     """Zone settings, DNSSEC and the ruleset phase entry points of one zone."""
 
     def __init__(self, name: str, *, zone_id: pulumi.Input[str], zone_name: str, security: EdgeSecurityConfig,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 served: ServedHostnames, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("edge_security", name, opts)
         tls = security.tls
         hsts = tls.hsts
@@ -140,13 +171,14 @@ class EdgeSecurity(Component):
                 self.child_name("dnssec"), zone_id=zone_id, status="active", opts=self.child_opts())
 
         self.rulesets: dict[str, cloudflare.Ruleset] = {}
+        scope = scope_for(served)
         for phase, rules in security.phases().items():
             build = RULE_BUILDERS[phase]
             self.rulesets[phase] = cloudflare.Ruleset(
                 self.child_name(PHASE_ROLES[phase]), zone_id=zone_id, kind="zone", phase=phase,
                 name=f"{PHASE_NAMES[phase]} ({zone_name})",
                 description="Managed by chittyos-edge (production stack): rules added by hand are replaced",
-                rules=[build(rule) for rule in rules],
+                rules=[built for rule in rules for built in build(rule, scope)],
                 opts=self.child_opts())
 
         self.register_outputs({

@@ -8,8 +8,13 @@ Creates, for one environment:
   integration, URL `https://events.pagerduty.com/integration/<key>/enqueue` built from the secret
   `pagerdutyIntegrationKey`, because Cloudflare's webhook body is not an Events API v2 event);
 - one `NotificationPolicy` per alert route: critical -> PagerDuty and Slack, warning -> Slack. Health-check
-  alerts are filtered to this stack's health checks, tunnel alerts to this stack's tunnel, HTTP error-rate
-  alerts to the zone.
+  alerts are filtered to this stack's health checks (or the checks the route names), tunnel alerts to this
+  stack's tunnel, zone-wide alerts to the zone; the route's own `filters` (thresholds such as `slos` or
+  `limits`) are added. A critical alert with a health state (health checks, load-balancer health) pages
+  only on the failure state; its recoveries go to a companion `<name>-recovered` policy, Slack only.
+  Every policy's description ends with its runbook (docs/runbooks/<alert>.md).
+- each health check turns unhealthy after `consecutiveFails` failed probes and healthy again after
+  `consecutiveSuccesses` good ones, so one lost probe neither pages nor flaps.
 
 Analytics Engine datasets have no API to create them: they are declared as Worker bindings (see the
 services section) and appear on first write.
@@ -27,13 +32,13 @@ import pulumi_cloudflare as cloudflare
 
 from chittyos_edge import naming
 from chittyos_edge.config.base import Environment
-from chittyos_edge.config.edge import HealthCheck, MonitoringConfig
+from chittyos_edge.config.edge import RECOVERY_FILTERS, AlertRoute, HealthCheck, MonitoringConfig, Severity
 from chittyos_edge.config.secrets import Secrets
 
 from .base import Component
 
 PAGERDUTY_CET_URL = "https://events.pagerduty.com/integration/{key}/enqueue"
-ZONE_FILTERED_ALERTS = ("http_alert_origin_error", "http_alert_edge_error")
+ZONE_FILTERED_ALERTS = ("http_alert_origin_error", "http_alert_edge_error", "clickhouse_alert_fw_anomaly")
 
 
 def pagerduty_webhook_url(integration_key: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -72,30 +77,45 @@ class Monitoring(Component):
                 url=pagerduty_webhook_url(self._secret(secrets.pagerduty_integration_key, "pagerdutyIntegrationKey")),
                 opts=self.child_opts(additional_secret_outputs=["url"]))
 
-        check_ids = [check.id for check in self.health_checks.values()]
         self.policies: dict[str, cloudflare.NotificationPolicy] = {}
         for alert in monitoring.alerts:
-            filters: dict | None = None
+            filters: dict = {}
             if alert.alert_type == "health_check_status_notification":
-                filters = {"health_check_ids": check_ids, "statuses": ["Unhealthy", "Healthy"]}
+                filters["health_check_ids"] = [self.health_checks[name].id for name in monitoring.checks_of(alert)]
             elif alert.alert_type == "tunnel_health_event" and tunnel_id is not None:
-                filters = {"tunnel_ids": [tunnel_id]}
+                filters["tunnel_ids"] = [tunnel_id]
             elif alert.alert_type in ZONE_FILTERED_ALERTS:
-                filters = {"zones": [zone_id]}
+                filters["zones"] = [zone_id]
+            filters.update({key: list(values) for key, values in alert.filters.items()})
             routes = monitoring.destinations(alert.severity)
-            self.policies[alert.name] = cloudflare.NotificationPolicy(
-                self.child_name(f"alert-{alert.name}"), account_id=account_id,
-                name=naming.label(alert.name, environment),
-                description=f"[{alert.severity.value}] {alert.description}".strip(),
-                alert_type=alert.alert_type, enabled=True,
-                mechanisms={"webhooks": [{"id": self.webhooks[route].id} for route in routes]},
-                filters=filters,
-                opts=self.child_opts())
+            state = RECOVERY_FILTERS.get(alert.alert_type)
+            if state and "pagerduty" in routes:
+                key, failing, recovered = state
+                self._policy(alert, alert.name, {**filters, key: failing}, routes, account_id, environment)
+                self._policy(alert, f"{alert.name}-recovered", {**filters, key: recovered}, ["slack"],
+                             account_id, environment, "recovered: ")
+            else:
+                if state:
+                    filters[state[0]] = state[1] + state[2]
+                self._policy(alert, alert.name, filters, routes, account_id, environment)
 
         self.register_outputs({
             "healthCheckIds": {name: check.id for name, check in self.health_checks.items()},
             "alertPolicies": sorted(self.policies),
         })
+
+    def _policy(self, alert: AlertRoute, name: str, filters: dict, routes: list[str], account_id: str,
+                environment: Environment, prefix: str = "") -> None:
+        severity = alert.severity.value if not prefix else Severity.WARNING.value
+        description = f"[{severity}] {prefix}{alert.description} Runbook: {alert.runbook_path}".replace("  ", " ")
+        self.policies[name] = cloudflare.NotificationPolicy(
+            self.child_name(f"alert-{name}"), account_id=account_id,
+            name=naming.label(name, environment),
+            description=description.strip(),
+            alert_type=alert.alert_type, enabled=True,
+            mechanisms={"webhooks": [{"id": self.webhooks[route].id} for route in routes]},
+            filters=filters or None,
+            opts=self.child_opts())
 
     def _health_check(self, check: HealthCheck, zone_id: pulumi.Input[str], environment: Environment,
                       access_headers: Mapping[str, Sequence[pulumi.Input[str]]] | None) -> cloudflare.Healthcheck:
@@ -121,6 +141,7 @@ class Monitoring(Component):
             address=check.hostname, type="HTTPS",
             check_regions=list(check.regions),
             interval=check.interval, timeout=check.timeout, retries=check.retries,
+            consecutive_fails=check.consecutive_fails, consecutive_successes=check.consecutive_successes,
             http_config=http_config,
             opts=self.child_opts(additional_secret_outputs=secret_outputs or None))
 

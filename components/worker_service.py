@@ -48,6 +48,7 @@ from chittyos_edge.config.services import CodeSource, Placement
 from chittyos_edge.config.services import WorkerService as ServiceConfig
 from chittyos_edge.config.stack import DataProtection
 from chittyos_edge.config.storage import R2Jurisdiction
+from chittyos_edge.project import Project
 
 from .base import Component
 from .data_stores import DataStores
@@ -74,10 +75,10 @@ def physical_script_name(service: ServiceConfig, environment: Environment | str)
     return service.adopt.script_name if service.adopt else naming.script_name(service.script_name, environment)
 
 
-def code_digest(service: ServiceConfig, project_root: Path) -> str:
+def code_digest(service: ServiceConfig, project: Project) -> str:
     """The bundle's sha256: pinned in the stack file for a build, read from the file for a reference bundle."""
     code = service.code
-    return code.sha256 if code.source is CodeSource.BUILD else bundle_digest(project_root / code.bundle)
+    return code.sha256 if code.source is CodeSource.BUILD else bundle_digest(project.path(code.bundle))
 
 
 class WorkerService(Component):
@@ -86,7 +87,7 @@ class WorkerService(Component):
     def __init__(self, name: str, *, account_id: str, zone_id: pulumi.Input[str], environment: Environment,
                  service_key: str, service: ServiceConfig, secrets: Mapping[str, pulumi.Output[str]],
                  stores: DataStores, storage: DocumentStorage, durable_objects: Optional[DurableObjectHost],
-                 protection: DataProtection, project_root: Path,
+                 protection: DataProtection, project: Project,
                  access_credentials: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("worker_service", name, opts)
@@ -145,7 +146,7 @@ class WorkerService(Component):
             schema_first = [storage.migrations[key] for key in dict.fromkeys(service.bindings.d1.values())
                             if key in storage.migrations]
             self.versions["stable"] = self._code_version(
-                "stable", account_id, service, project_root, durable_objects, depends_on=[self.worker, *schema_first])
+                "stable", account_id, service, project, durable_objects, depends_on=[self.worker, *schema_first])
             self.deployment = self._traffic(account_id, {"stable": 100})
             code_ready = [self.deployment]
 
@@ -155,7 +156,7 @@ class WorkerService(Component):
 
     # ---- code ------------------------------------------------------------------------------
 
-    def _code_version(self, role: str, account_id: str, service: ServiceConfig, project_root: Path,
+    def _code_version(self, role: str, account_id: str, service: ServiceConfig, project: Project,
                  durable_objects: Optional[DurableObjectHost], depends_on: list) -> cloudflare.WorkerVersion:
         """One immutable version of the code (a new bundle hash or binding is a new version)."""
         module = Path(service.code.bundle).name
@@ -166,7 +167,7 @@ class WorkerService(Component):
             worker_id=self.script_name,
             main_module=module,
             modules=[{"name": module, "content_type": MODULE_CONTENT_TYPE, "content_file": service.code.bundle,
-                      "content_sha256": code_digest(service, project_root)}],
+                      "content_sha256": code_digest(service, project)}],
             compatibility_date=service.compatibility_date,
             compatibility_flags=list(service.compatibility_flags),
             bindings=self.bindings,

@@ -1,26 +1,41 @@
-"""Shared fixtures: each stack's plan is made once per test session (the program under mocks)."""
+"""Shared fixtures: each stack's plan is made once per test session (the program under mocks).
+
+The project under test is the one pytest runs in, found as the CLI finds it (the nearest
+Pulumi.yaml at or above the working directory): `PROJECT`, its `root`, its `stacks()`.
+"""
 
 from __future__ import annotations
 
 import copy
+import shutil
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 import yaml
 
-from chittyos_edge import STACKS
 from chittyos_edge.plan import make_plan
-from chittyos_edge.plan.runtime import PROJECT_ROOT
+from chittyos_edge.project import Project
+
+PROJECT = Project.discover()
+ROOT = PROJECT.root
+
+
+def copy_project(dest: Path) -> Project:
+    """A second checkout of this project at `dest` (its files, not its virtualenvs or node_modules)."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "venv", "node_modules", "__pycache__", "*.egg-info", ".pytest_cache", "build", "plans"))
+    return Project.at(dest)
 
 
 def stack_file_config(stack: str) -> dict[str, Any]:
     """A fresh, mutable copy of a stack file's `config:` mapping."""
-    return copy.deepcopy(yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+    return copy.deepcopy(yaml.safe_load(PROJECT.stack_file(stack).read_text())["config"])
 
 
 @pytest.fixture(scope="session")
 def plans() -> dict[str, dict[str, Any]]:
-    return {stack: make_plan(stack) for stack in STACKS}
+    return {stack: make_plan(stack) for stack in PROJECT.stacks()}
 
 
 @pytest.fixture(scope="session")
@@ -86,4 +101,4 @@ def uploaded_code(stack: str, service_key: str) -> Callable[[dict[str, Any]], No
 @pytest.fixture(scope="session")
 def built() -> dict[str, dict[str, Any]]:
     """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
-    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in STACKS}
+    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in ("staging", "production")}

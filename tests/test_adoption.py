@@ -10,7 +10,7 @@ from chittyos_edge.plan import make_plan
 from chittyos_edge.plan import runtime as plan_runtime
 from chittyos_edge.plan.capture import CapturingMonitor
 
-from conftest import plan_with, resource, resources, stack_file_config
+from conftest import PROJECT, plan_with, resource, resources, stack_file_config
 
 ACCOUNT = "0bc21e3a5a9de1a4cc843be9c3e98121"
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
@@ -71,10 +71,11 @@ def test_adopted_resources_keep_their_names_and_are_protected(production):
         assert adopted["protect"] and adopted["retainOnDelete"], name
     # the adopted ids are what the Worker binds, through the stack outputs
     connect = production["outputs"]["services"]["chittyconnect"]
-    assert connect["kvNamespaces"] == {"IDEMP_KV": "ea43bc974b894701a069e4804be765ba",
-                                       "TOKEN_KV": "d8051882226b470ba10035b30447a8b7",
-                                       "API_KEYS": "3a29a9de28c84b7e8b87070cbf006415",
-                                       "RATE_LIMIT": "1ab2c1114f5c4e248b8eba157615a125"}
+    adopted_kv = {"IDEMP_KV": "ea43bc974b894701a069e4804be765ba", "TOKEN_KV": "d8051882226b470ba10035b30447a8b7",
+                  "API_KEYS": "3a29a9de28c84b7e8b87070cbf006415", "RATE_LIMIT": "1ab2c1114f5c4e248b8eba157615a125"}
+    assert {b: i for b, i in connect["kvNamespaces"].items() if b in adopted_kv} == adopted_kv
+    # the Durable Object host's fallback namespace is new (not in the status report): bound, not adopted
+    assert set(connect["kvNamespaces"]) == set(adopted_kv) | {"SESSION_FALLBACK_KV"}
     assert connect["d1Databases"]["DB"]["id"] == "39f76706-5d67-401f-b1bf-9a212de4da0b"
 
 
@@ -135,13 +136,11 @@ def test_policy_allowlist_lists_exactly_the_adopted_ids():
     """The adopted ids keep their legacy names, so the policy pack must allow exactly them (production only)."""
     import json
 
-    from chittyos_edge.plan.runtime import PROJECT_ROOT
-
     config = stack_file_config("production")
     adopted = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")
                for entry in config[f"chittyos-edge:{section}"].values() if entry.get("adopt")}
     assert adopted == set(SEED_IMPORTS.values())
-    policies = {stack: json.loads((PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    policies = {stack: json.loads(PROJECT.policy_config(stack).read_text())
                 for stack in ("production", "staging")}
     staging = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")
                for entry in stack_file_config("staging")[f"chittyos-edge:{section}"].values() if entry.get("adopt")}

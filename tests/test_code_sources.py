@@ -11,17 +11,20 @@ import pytest
 from chittyos_edge import cli
 from chittyos_edge.config import ConfigError
 from chittyos_edge.preflight import EMPTY_SHA256, check_pinned_bundles
-from tests.conftest import plan_with, stack_file_config
+from chittyos_edge.project import Project
+from tests.conftest import copy_project, plan_with, stack_file_config
 
 REFERENCE = {"source": "reference", "bundle": "workers/chittyconnect/worker.mjs"}
 
 
 def _write_stack(tmp_path: Path, stack: str, mutate) -> None:
+    """A second checkout at tmp_path whose stack file is mutated."""
     import yaml
 
+    project = copy_project(tmp_path)
     config = stack_file_config(stack)
     mutate(config)
-    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    project.stack_file(stack).write_text(yaml.safe_dump({"config": config}))
 
 
 def test_production_pointing_a_service_at_a_reference_bundle_exits_2_naming_the_key(tmp_path, capsys):
@@ -30,8 +33,8 @@ def test_production_pointing_a_service_at_a_reference_bundle_exits_2_naming_the_
         service["code"] = dict(REFERENCE)
         del service["adopt"]
 
-    _write_stack(tmp_path, "production", stub)
-    code = cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "production"])
+    _write_stack(tmp_path / "checkout", "production", stub)
+    code = cli.main(["-C", str(tmp_path / "checkout"), "plan", "--stack", "production"])
     err = capsys.readouterr().err
     assert code == 2
     assert "services.chittyconnect.code.source: reference bundles" in err
@@ -39,7 +42,7 @@ def test_production_pointing_a_service_at_a_reference_bundle_exits_2_naming_the_
 
 
 def test_a_reference_bundle_passed_off_as_a_build_is_refused_in_production():
-    bundle = Path(__file__).resolve().parents[1] / "workers/project-awareness/worker.mjs"
+    bundle = Project.discover().path("workers/project-awareness/worker.mjs")
 
     def disguised(config):
         config["chittyos-edge:services"]["project-awareness"]["code"] = {
@@ -80,7 +83,7 @@ def test_up_refuses_the_unpinned_placeholder_naming_the_fetch_command(tmp_path):
     settings = _settings("production")
     assert settings.services["project-awareness"].code.sha256 == EMPTY_SHA256
     with pytest.raises(ConfigError) as error:
-        check_pinned_bundles(settings, tmp_path, "Pulumi.production.yaml")
+        check_pinned_bundles(settings, Project(root=tmp_path), "Pulumi.production.yaml")
     (line,) = error.value.problems
     assert "services.project-awareness.code.sha256: no release of this service is pinned yet" in line
     assert "gh release download" in line
@@ -89,7 +92,7 @@ def test_up_refuses_the_unpinned_placeholder_naming_the_fetch_command(tmp_path):
 def test_up_refuses_a_missing_bundle_and_prints_the_fetch_command(tmp_path):
     settings = _settings("production", _pin("dist/pa.mjs", "ab" * 32))
     with pytest.raises(ConfigError) as error:
-        check_pinned_bundles(settings, tmp_path, "Pulumi.production.yaml")
+        check_pinned_bundles(settings, Project(root=tmp_path), "Pulumi.production.yaml")
     assert "services.project-awareness.code.bundle: dist/pa.mjs is missing; fetch the pinned build first: gh release" \
         in error.value.problems[0]
 
@@ -99,7 +102,7 @@ def test_up_refuses_a_bundle_that_differs_from_its_pin(tmp_path):
     (tmp_path / "dist/pa.mjs").write_text("export default {};\n")
     settings = _settings("production", _pin("dist/pa.mjs", "ab" * 32))
     with pytest.raises(ConfigError) as error:
-        check_pinned_bundles(settings, tmp_path, "Pulumi.production.yaml")
+        check_pinned_bundles(settings, Project(root=tmp_path), "Pulumi.production.yaml")
     assert "services.project-awareness.code.sha256: dist/pa.mjs has sha256" in error.value.problems[0]
     assert "the stack pins " + "ab" * 32 in error.value.problems[0]
 
@@ -109,7 +112,7 @@ def test_up_accepts_the_pinned_bundle(tmp_path):
     body = b"export default { fetch() { return new Response('ok'); } };\n"
     (tmp_path / "dist/pa.mjs").write_bytes(body)
     settings = _settings("production", _pin("dist/pa.mjs", hashlib.sha256(body).hexdigest()))
-    check_pinned_bundles(settings, tmp_path, "Pulumi.production.yaml")
+    check_pinned_bundles(settings, Project(root=tmp_path), "Pulumi.production.yaml")
 
 
 def test_a_real_run_of_the_program_refuses_what_the_offline_plan_accepts(production, monkeypatch):

@@ -15,8 +15,7 @@ from chittyos_edge.gate.runner import adoption_collisions
 from chittyos_edge.gate.sources import from_plan
 from chittyos_edge.inventory.command import stack_settings
 from chittyos_edge.inventory.model import Inventory
-from chittyos_edge.plan.runtime import PROJECT_ROOT
-from tests.conftest import plan_with
+from tests.conftest import PROJECT, plan_with
 
 ACCOUNT = "0bc21e3a5a9de1a4cc843be9c3e98121"
 
@@ -43,7 +42,7 @@ def findings(plan: dict[str, Any], live: Inventory, mutate: Callable[[dict[str, 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_committed_stacks_pass_against_their_inventories(plans, stack):
-    assert adoption_collisions(from_plan(plans[stack], f"plan of {stack}")) == []
+    assert adoption_collisions(from_plan(plans[stack], f"plan of {stack}"), PROJECT) == []
 
 
 def test_a_live_worker_created_again_is_a_finding(staging):
@@ -175,4 +174,4 @@ def test_the_gate_fails_a_plan_that_creates_what_runs(capsys, tmp_path, producti
 
 
 def test_stack_settings_read_the_committed_stack_files():
-    assert stack_settings("staging", PROJECT_ROOT).services["chittyconnect"].adopt.script_name == "chittyconnect-staging"
+    assert stack_settings("staging", PROJECT).services["chittyconnect"].adopt.script_name == "chittyconnect-staging"

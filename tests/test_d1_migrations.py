@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from chittyos_edge import d1_migrations as dm
-from chittyos_edge.plan.runtime import PROJECT_ROOT
 from components.d1_migration_runner import D1MigrationsProvider, edited_migrations, load_and_verify
-from tests.conftest import plan_with, resource, resources
+from tests.conftest import ROOT, copy_project, plan_with, resource, resources
 
-REPO_MIGRATIONS = PROJECT_ROOT / "migrations" / "chittyconnect"
+REPO_MIGRATIONS = ROOT / "migrations" / "chittyconnect"
 SEED_TABLES = {"documents", "document_versions", "document_permissions", "document_tags",
                "document_relationships", "document_access_log", "storage_quotas"}
 DYNAMIC = "pulumi-python:dynamic/d1:Migrations"
@@ -216,6 +215,19 @@ def test_provider_refuses_edited_files_and_missing_token(monkeypatch, tmp_path):
     assert provider.diff("id", props, dict(props)).changes is False
     assert provider.diff("id", props, dict(props, databaseId="other")).replaces == ["databaseId"]
 
+
+def test_provider_reads_the_files_of_the_project_it_runs_in(monkeypatch, tmp_path):
+    """Under `pulumi up` the dynamic provider runs in the project's folder: the files it checks and
+    applies are that checkout's, not those of the checkout it was installed from."""
+    copy = copy_project(tmp_path / "checkout")
+    (copy.path("migrations/chittyconnect") / "0099_only_in_the_copy.sql").write_text("CREATE TABLE t (id INTEGER);\n")
+    files = dm.manifest(dm.load_directory(REPO_MIGRATIONS))
+    props = {"accountId": "a" * 32, "databaseId": "db", "directory": "migrations/chittyconnect",
+             "migrations": files, "environment": "production", "allowDestructive": False}
+    monkeypatch.chdir(copy.path("workers"))   # any folder inside the project
+    with pytest.raises(dm.MigrationError, match="changed since the preview") as error:
+        D1MigrationsProvider().create(props)
+    assert str(copy.path("migrations/chittyconnect")) in str(error.value)
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_plan_registers_the_runner_with_deterministic_inputs(plans, stack):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chittyos_edge import rules_language
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import zone_id_for
 from tests.conftest import resources, stack_file_config, config_problems
@@ -14,7 +15,7 @@ RULESET = "cloudflare:index/ruleset:Ruleset"
 DNSSEC = "cloudflare:index/zoneDnssec:ZoneDnssec"
 ZONE_SINGLETONS = (SETTING, RULESET, DNSSEC)
 PHASES = {"http_request_firewall_custom", "http_request_firewall_managed", "http_ratelimit",
-          "http_request_cache_settings", "http_response_headers_transform"}
+          "http_response_headers_transform"}
 
 
 def settings_of(plan) -> dict:
@@ -64,15 +65,149 @@ def test_one_zone_entry_point_per_phase_and_every_rule_has_a_stable_ref(producti
     assert len(refs) == len(set(refs))
 
 
-def test_waf_custom_rules_are_the_seeds(production):
-    declared = stack_file_config("production")[f"{PREFIX}edgeSecurity"]["wafCustomRules"]
-    rules = rules_by_ref(production, "http_request_firewall_custom")
-    assert set(rules) == {"ai_platform_verification", "session_integrity", "sync_security"}
-    for rule in declared:
-        assert rules[rule["ref"]]["action"] == rule["action"]
-        assert rules[rule["ref"]]["expression"] == rule["expression"]
-    assert rules["session_integrity"]["action"] == "block"
-    assert rules["sync_security"]["action"] == "js_challenge"
+# ---- scope: the rules reach only the hostnames the stacks serve ---------------------------------
+
+def all_rules(plan) -> list[dict]:
+    return [rule for r in resources(plan, RULESET) for rule in r["inputs"]["rules"]]
+
+
+def battery(host: str, prefix: str = "") -> list[dict]:
+    """Requests crafted to satisfy the non-host part of every production rule."""
+    requests = []
+    for path in ("/", "/api/auth/login", "/api/sessions/abc", "/api/projects/sync", "/api/projects/suggestions",
+                 "/ws", "/static/app.js", "/health"):
+        for method in ("GET", "POST"):
+            requests.append({
+                "http.host": host, "http.request.uri.path": prefix + path, "http.request.method": method,
+                "http.user_agent": "curl/8.5.0", "cf.waf.score.class": "attack",
+                "http.request.headers": {"origin": ["https://evil.example"]},
+            })
+    return requests
+
+
+def matching(rule: dict, requests: list[dict]) -> list[dict]:
+    return [r for r in requests if rules_language.evaluate(rule["expression"], r)]
+
+
+OTHER_HOSTS = [battery("www.chitty.cc"), battery("id.chitty.cc"), battery("chitty.cc"),
+               battery("registry.chitty.cc"), battery("api.chitty.cc"), battery("api.chitty.cc", "/other-team")]
+
+
+def test_another_chitty_cc_host_matches_no_production_rule(production):
+    rules = all_rules(production)
+    assert rules
+    for rule in rules:
+        for requests in OTHER_HOSTS:
+            hits = matching(rule, requests)
+            assert not hits, f"{rule['ref']} matches {hits[0]['http.host']}{hits[0]['http.request.uri.path']}"
+
+
+def test_every_production_rule_matches_on_the_hostnames_it_serves(production):
+    # The control for the test above: the same requests on the services' own hostnames do match.
+    served = battery("project-awareness.chitty.cc") + battery("api.chitty.cc", "/project-awareness")
+    for rule in all_rules(production):
+        assert matching(rule, served), f"{rule['ref']} matches none of the served requests"
+
+
+def test_rules_are_scoped_per_service_and_environment(production):
+    host = lambda h: {**battery(h)[2], "http.request.uri.path": "/api/sessions/abc"}  # noqa: E731
+    rules = {rule["ref"]: rule for rule in all_rules(production)}
+    staging_pa = host("project-awareness-staging.chitty.cc")
+    # WAF rules and managed rulesets also protect staging; rate limits do not (staging is load-tested).
+    assert rules_language.evaluate(rules["session_integrity"]["expression"], staging_pa)
+    assert rules_language.evaluate(rules["owasp_core"]["expression"], host("connect-staging.chitty.cc"))
+    assert not rules_language.evaluate(rules["api_abuse_protection"]["expression"], staging_pa)
+    # Project Awareness rules never reach ChittyConnect's API.
+    connect = {**host("connect.chitty.cc"), "http.request.uri.path": "/api/v1/sessions/x"}
+    for ref in ("session_integrity", "ai_platform_verification", "api_abuse_protection", "auth_endpoints"):
+        assert not rules_language.evaluate(rules[ref]["expression"], connect), ref
+
+
+def test_expressions_never_name_a_hostname_by_hand():
+    def hand_written(c):
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["expression"] = '(http.host eq "project-awareness.chitty.cc")'
+    (problem,) = problems("production", hand_written)
+    assert "edgeSecurity.wafCustomRules[0].expression" in problem and "http.host" in problem
+
+
+# ---- the seed's rules, as the plan allows -------------------------------------------------------
+
+def test_session_integrity_header_test_is_case_insensitive(production):
+    rule = rules_by_ref(production, "http_request_firewall_custom")["session_integrity"]
+    assert rule["action"] == "block"
+    request = {"http.host": "project-awareness.chitty.cc", "http.request.uri.path": "/api/sessions/x",
+               "cf.waf.score.class": "attack"}
+    assert rules_language.evaluate(rule["expression"], request)
+    # Cloudflare lower-cases the keys of http.request.headers, whatever case "Authorization:" was sent in.
+    with_header = {**request, "http.request.headers": {"authorization": ["Bearer t"]}}
+    assert not rules_language.evaluate(rule["expression"], with_header)
+    assert not rules_language.evaluate(rule["expression"], {**request, "cf.waf.score.class": "clean"})
+    assert "cf.waf.score " not in rule["expression"]
+
+
+def test_ai_platform_verification_is_a_rate_rule_for_non_ai_clients(production):
+    rules = rules_by_ref(production, "http_ratelimit")
+    rule = rules["ai_platform_verification"]
+    assert (rule["action"], rule["ratelimit"]["requestsPerPeriod"], rule["ratelimit"]["period"]) == (
+        "managed_challenge", 100, 60)
+    assert rule["ratelimit"]["mitigationTimeout"] == 0  # a challenge throttles below Enterprise
+    base = {"http.host": "project-awareness.chitty.cc", "http.request.uri.path": "/api/projects/suggestions"}
+    assert rules_language.evaluate(rule["expression"], {**base, "http.user_agent": "curl/8.5.0"})
+    for agent in ("Claude-User/1.0", "Mozilla/5.0 ChatGPT-User/1.0", "openai-python/1.40"):
+        assert not rules_language.evaluate(rule["expression"], {**base, "http.user_agent": agent}), agent
+
+
+def test_rate_limits_with_bursts(production):
+    rules = rules_by_ref(production, "http_ratelimit")
+    got = {ref: (rule["ratelimit"]["requestsPerPeriod"], rule["ratelimit"]["period"], rule["action"],
+                 rule["ratelimit"]["mitigationTimeout"]) for ref, rule in rules.items()}
+    assert got == {
+        "ai_platform_verification": (100, 60, "managed_challenge", 0),
+        "api_abuse_protection": (1000, 60, "managed_challenge", 0),
+        # a bucket of 50 refilled at 1000/min lets through at most 50 + 167 in 10 s
+        "api_abuse_protection_burst": (217, 10, "managed_challenge", 0),
+        "auth_endpoints": (60, 60, "block", 3600),
+        "auth_endpoints_burst": (20, 10, "block", 3600),
+    }
+    for rule in rules.values():
+        assert rule["ratelimit"]["characteristics"] == ["cf.colo.id", "ip.src"]
+
+
+def test_no_cache_rule_targets_a_worker_served_path(production):
+    assert [r for r in resources(production, RULESET) if r["inputs"]["phase"] == "http_request_cache_settings"] == []
+
+    def add(c):
+        c[f"{PREFIX}edgeSecurity"]["cacheRules"] = [{"ref": "static_assets", "description": "static",
+                                                      "expression": 'starts_with(http.request.uri.path, "/static/")',
+                                                      "cache": True, "services": ["project-awareness"]}]
+    (problem,) = problems("production", add)
+    assert "edgeSecurity.cacheRules[0] (static_assets)" in problem and "answered by a Worker" in problem
+
+
+def test_the_seeds_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
+    import json
+    for stack in ("production", "staging"):
+        policy = json.loads(stack_file_config(stack)[f"{PREFIX}services"]["project-awareness"]["vars"]["CACHE_POLICY"])
+        assert policy["/api/projects/suggestions"]["edgeTtl"] == 900
+        for path, entry in policy.items():
+            if entry.get("private"):
+                assert "user_id" in entry["key"], f"{stack} {path} is per-user data under a shared key"
+        assert policy["/api/sessions/"]["private"] is True
+
+
+def test_security_headers_are_set_on_the_served_hostnames(production):
+    (rule,) = ruleset(production, "http_response_headers_transform")["rules"]
+    assert (rule["ref"], rule["action"]) == ("security_headers", "rewrite")
+    assert rules_language.evaluate(rule["expression"], {"http.host": "connect.chitty.cc"})
+    assert not rules_language.evaluate(rule["expression"], {"http.host": "www.chitty.cc"})
+    headers = rule["actionParameters"]["headers"]
+    declared = stack_file_config("production")[f"{PREFIX}edgeSecurity"]["securityHeaders"]
+    assert headers == {
+        "Content-Security-Policy": {"operation": "set", "value": declared["contentSecurityPolicy"]},
+        "X-Frame-Options": {"operation": "set", "value": "DENY"},
+        "X-Content-Type-Options": {"operation": "set", "value": "nosniff"},
+        "Referrer-Policy": {"operation": "set", "value": "strict-origin-when-cross-origin"},
+    }
 
 
 def test_managed_rulesets_execute_with_disabled_paranoia_levels(production):
@@ -85,45 +220,65 @@ def test_managed_rulesets_execute_with_disabled_paranoia_levels(production):
                                                 {"category": "paranoia-level-4", "enabled": False}]
 
 
-def test_rate_limits_per_endpoint(production):
-    rules = rules_by_ref(production, "http_ratelimit")
-    expected = {"auth_endpoints": 60, "project_suggestions": 300, "sessions_api": 500,
-                "websocket_connections": 25, "api_global": 2000}
-    assert {ref: rule["ratelimit"]["requestsPerPeriod"] for ref, rule in rules.items()} == expected
-    for rule in rules.values():
-        assert rule["ratelimit"]["period"] == 60
-        assert "cf.colo.id" in rule["ratelimit"]["characteristics"]
-    assert 'not http.cookie contains "verified_session"' in rules["auth_endpoints"]["expression"]
-    assert rules["websocket_connections"]["expression"] == '(http.request.uri.path eq "/ws")'
+# ---- the zone's plan ------------------------------------------------------------------------------
+
+def test_committed_stacks_declare_the_business_plan():
+    for stack in ("production", "staging"):
+        assert stack_file_config(stack)[f"{PREFIX}zone"]["plan"] == "business"
 
 
-def test_cache_rules(production):
-    rules = rules_by_ref(production, "http_request_cache_settings")
-    for rule in rules.values():
-        assert rule["action"] == "set_cache_settings"
-    static = rules["static_assets"]["actionParameters"]
-    assert static["edgeTtl"] == {"mode": "override_origin", "default": 31536000}
-    assert static["browserTtl"] == {"mode": "override_origin", "default": 31536000}
-    suggestions = rules["project_suggestions_cache"]["actionParameters"]
-    assert (suggestions["edgeTtl"]["default"], suggestions["browserTtl"]["default"]) == (900, 300)
-    assert suggestions["cacheKey"] == {"customKey": {"queryString": {"include": {
-        "lists": ["working_directory", "platform", "git_branch"]}}}}
-    sessions = rules["sessions_cache"]["actionParameters"]
-    assert (sessions["edgeTtl"]["default"], sessions["browserTtl"]["default"]) == (300, 60)
-    assert rules["websocket_bypass"]["actionParameters"] == {"cache": False}
+def test_pro_plan_refuses_enterprise_and_business_features():
+    def pro_with_waf_score(c):
+        c[f"{PREFIX}zone"]["plan"] = "pro"
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["expression"] = (
+            '(http.request.uri.path contains "/sessions/" and cf.waf.score lt 20)')
+    found = problems("production", pro_with_waf_score)
+    waf = [p for p in found if "edgeSecurity.wafCustomRules[0] (session_integrity).expression" in p]
+    assert waf and "cf.waf.score" in waf[0] and "Enterprise plan" in waf[0] and "Pro plan" in waf[0]
+    # Pro also lacks the five rate-limit rules and the user agent in a rate-limit expression.
+    assert any("edgeSecurity.rateLimits: 5 rate limiting rules" in p and "Business plan or higher" in p for p in found)
+    assert any("rateLimits[0] (ai_platform_verification).expression" in p and "http.user_agent" in p for p in found)
 
 
-def test_security_headers_are_set_on_every_response(production):
-    (rule,) = ruleset(production, "http_response_headers_transform")["rules"]
-    assert (rule["ref"], rule["action"], rule["expression"]) == ("security_headers", "rewrite", "true")
-    headers = rule["actionParameters"]["headers"]
-    declared = stack_file_config("production")[f"{PREFIX}edgeSecurity"]["securityHeaders"]
-    assert headers == {
-        "Content-Security-Policy": {"operation": "set", "value": declared["contentSecurityPolicy"]},
-        "X-Frame-Options": {"operation": "set", "value": "DENY"},
-        "X-Content-Type-Options": {"operation": "set", "value": "nosniff"},
-        "Referrer-Policy": {"operation": "set", "value": "strict-origin-when-cross-origin"},
-    }
+def test_enterprise_only_timeout_is_refused_naming_it():
+    def timeout(c):
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][0]["mitigationTimeout"] = 600
+    (problem,) = problems("production", timeout)
+    assert "edgeSecurity.rateLimits[0] (ai_platform_verification).mitigationTimeout" in problem
+    assert "Enterprise plan" in problem and "managed_challenge" in problem
+
+    def block_600(c):
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][2]["mitigationTimeout"] = 600
+    (problem,) = problems("production", block_600)
+    assert "rateLimits[2] (auth_endpoints).mitigationTimeout" in problem and "600 s" in problem
+
+
+def test_enterprise_plan_accepts_them():
+    def enterprise(c):
+        c[f"{PREFIX}zone"]["plan"] = "enterprise"
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][0]["mitigationTimeout"] = 600
+    config = stack_file_config("production")
+    enterprise(config)
+    settings = parse_stack_config({k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)},
+                                  "Pulumi.production.yaml")
+    assert settings.edge_security.rate_limits[0].timeout == 600
+
+
+def test_cli_exits_2_naming_the_enterprise_field(tmp_path, capsys):
+    import yaml
+
+    from chittyos_edge import cli
+
+    from conftest import copy_project
+
+    copy = copy_project(tmp_path / "copy")
+    stack_file = copy.stack_file("production")
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"][f"{PREFIX}zone"]["plan"] = "pro"
+    stack_file.write_text(yaml.safe_dump(document))
+    assert cli.main(["-C", str(copy.root), "plan", "--stack", "production"]) == 2
+    err = capsys.readouterr().err
+    assert "cf.waf.score.class" in err and "Business plan or higher" in err and "Traceback" not in err
 
 
 def test_staging_registers_no_zone_singleton(staging):
@@ -161,9 +316,9 @@ def test_rate_limit_without_colo_is_refused():
 
 def test_repeated_or_reserved_refs_are_refused():
     def repeated(c):
-        c[f"{PREFIX}edgeSecurity"]["cacheRules"][0]["ref"] = "auth_endpoints"
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["ref"] = "auth_endpoints"
     assert "auth_endpoints" in problems("production", repeated)[0]
 
     def reserved(c):
-        c[f"{PREFIX}edgeSecurity"]["cacheRules"][0]["ref"] = "security_headers"
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["ref"] = "security_headers"
     assert "reserved" in problems("production", reserved)[0]

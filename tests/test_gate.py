@@ -15,6 +15,7 @@ import pytest
 from chittyos_edge import cli
 from chittyos_edge.gate import client
 from chittyos_edge.gate.client import PolicyPackProcess, marshal
+from tests.conftest import ROOT, copy_project
 
 
 def gate(capsys, *args: str) -> tuple[int, str, str]:
@@ -203,19 +204,17 @@ def test_a_foreign_state_file_and_a_missing_file_are_usage_errors(capsys, tmp_pa
 
 
 def test_an_unknown_stack_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["gate", "--stack", "qa"])
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'qa'" in capsys.readouterr().err
+    code, out, err = gate(capsys, "--stack", "qa")
+    assert code == 2 and out == ""
+    assert err == ("chittyos-edge: error: unknown stack 'qa'; this project's stacks are production, staging "
+                   f"(the Pulumi.<stack>.yaml files in {ROOT})\n")
 
 
-def test_a_pack_that_fails_to_start_is_one_line(capsys, tmp_path, monkeypatch, production):
-    broken = tmp_path / "pack"
-    broken.mkdir()
-    (broken / "PulumiPolicy.yaml").write_text("name: broken\nruntime: python\n")
+def test_a_pack_that_fails_to_start_is_one_line(capsys, tmp_path, production):
+    project = copy_project(tmp_path / "checkout")
+    broken = project.policies_dir
     (broken / "__main__.py").write_text("import no_such_module_for_the_pack\n")
-    monkeypatch.setattr(client, "PACK_DIR", broken)
-    code, _, err = gate(capsys, "--plan", write(tmp_path, "production.json", production))
+    code, _, err = gate(capsys, "-C", str(project.root), "--plan", write(tmp_path, "production.json", production))
     assert code == 2
     assert "failed to start" in err and "no_such_module_for_the_pack" in err and err.count("\n") == 1
 
@@ -292,19 +291,18 @@ def test_markdown_and_table_name_rule_resource_and_fix(failing_report):
         f"FAIL: {len(failing_report.mandatory)} mandatory violation(s) in production")
 
 
-def test_an_invalid_policy_config_is_a_usage_error(capsys, tmp_path, monkeypatch, production):
-    from chittyos_edge.gate import policy_config
-
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    document = json.loads((policy_config.CONFIG_DIR / "production.json").read_text())
+def test_an_invalid_policy_config_is_a_usage_error(capsys, tmp_path, production):
+    project = copy_project(tmp_path / "checkout")
+    config = project.policy_config("production")
+    document = json.loads(config.read_text())
     document["bindings-resolve-in-stack"]["environment"] = "prod"
     document["all"] = "strict"
-    (config_dir / "production.json").write_text(json.dumps(document))
-    monkeypatch.setattr(policy_config, "CONFIG_DIR", config_dir)
-    code, _, err = gate(capsys, "--plan", write(tmp_path, "production.json", production))
+    config.write_text(json.dumps(document))
+    plan = write(tmp_path, "production.json", production)
+    code, _, err = gate(capsys, "-C", str(project.root), "--plan", plan)
     assert code == 2 and "'strict' is not an enforcement level" in err and "Traceback" not in err
+    assert str(config) in err   # the checkout's own policy config, not the installed one
     document["all"] = "mandatory"
-    (config_dir / "production.json").write_text(json.dumps(document))
-    code, _, err = gate(capsys, "--plan", write(tmp_path, "production.json", production))
+    config.write_text(json.dumps(document))
+    code, _, err = gate(capsys, "--plan", plan, "-C", str(project.root))
     assert code == 2 and "bindings-resolve-in-stack.environment: 'prod' is not one of" in err

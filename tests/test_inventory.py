@@ -14,7 +14,8 @@ import yaml
 from chittyos_edge import cli
 from chittyos_edge.inventory import command, load
 from chittyos_edge.inventory.model import Inventory, json_schema
-from chittyos_edge.plan.runtime import PROJECT_ROOT
+from tests.conftest import PROJECT
+from tests.conftest import ROOT as PROJECT_ROOT
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "cloudflare_api.json").read_text())
 
@@ -54,7 +55,7 @@ def api():
 
 
 def refreshed(tmp_path, stack, api) -> Inventory:
-    target, _ = command.refresh(stack, PROJECT_ROOT, tmp_path / f"{stack}.yaml", client=api.client())
+    target, _ = command.refresh(stack, PROJECT, tmp_path / f"{stack}.yaml", client=api.client())
     return Inventory.model_validate(yaml.safe_load(target.read_text()))
 
 

@@ -9,19 +9,19 @@ import pytest
 
 from chittyos_edge.outputs import compat
 from chittyos_edge.outputs_contract import CONTRACT_VERSION, StackOutputs, json_schema
-from chittyos_edge.plan.runtime import PROJECT_ROOT
 
-from conftest import resource, resources
+from conftest import ROOT, resource, resources
 
-SCHEMA_FILE = PROJECT_ROOT / "schemas" / "stack-outputs.schema.json"
-HISTORY = PROJECT_ROOT / "schemas" / "history"
+SCHEMA_FILE = ROOT / "schemas" / "stack-outputs.schema.json"
+HISTORY = ROOT / "schemas" / "history"
 REGENERATE = "chittyos-edge outputs --schema --out schemas/stack-outputs.schema.json"
 
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 R2 = "cloudflare:index/r2Bucket:R2Bucket"
 D1 = "cloudflare:index/d1Database:D1Database"
 QUEUE = "cloudflare:index/queue:Queue"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+WORKER = "cloudflare:index/worker:Worker"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 
 
 # ---- the committed schema and the versioning rule ----------------------------------------------
@@ -112,7 +112,8 @@ def test_version_never_goes_down():
 @pytest.mark.parametrize("stack", ["production", "staging"])
 def test_program_exports_exactly_the_contract(plans, stack):
     outputs = plans[stack]["outputs"]
-    fields = {field.alias for field in StackOutputs.model_fields.values()}
+    # standIns is added by `chittyos-edge outputs --source plan`, never exported by the program
+    fields = {field.alias for field in StackOutputs.model_fields.values()} - {"standIns"}
     assert set(outputs) == fields, "one stack output per top-level contract field, no more"
     parsed = StackOutputs.model_validate(outputs)
     assert parsed.contract_version == CONTRACT_VERSION and parsed.environment.value == stack
@@ -126,15 +127,16 @@ def test_access_credentials_are_a_secret_output_with_the_token_and_its_bindings(
     """The value behind the placeholder: the chittyconnect-worker token's id and secret and their bindings."""
     from chittyos_edge import program
     from chittyos_edge.plan import runtime
+    from tests.conftest import PROJECT
 
     captured: dict = {}
 
     def capturing():
-        outputs = program.main()
+        outputs = program.main(PROJECT)
         outputs["accessCredentials"].apply(lambda value: captured.update(value))
         return outputs
 
-    plan = runtime.run_plan("production", program=capturing)
+    plan = runtime.run_plan("production", program=capturing, project=PROJECT)
     assert plan["outputs"]["accessCredentials"] == "[secret:accessCredentials]", "exported as a secret"
     connect = StackOutputs.model_validate({**plan["outputs"], "accessCredentials": captured}).access_credentials
     assert set(connect) == {"chittyconnect"}
@@ -143,3 +145,61 @@ def test_access_credentials_are_a_secret_output_with_the_token_and_its_bindings(
         "chittyconnect-worker", "CF_ACCESS_CLIENT_ID", "CF_ACCESS_CLIENT_SECRET")
     assert creds.client_id.endswith(".access")
     assert creds.client_secret == "[secret:1password-connect-chittyconnect-worker-production.clientSecret]"
+
+
+def _script_binding(binding: dict) -> tuple:
+    """(type, name, what it points at) of a binding as the plan records the code's input."""
+    value = {"plain_text": "text", "kv_namespace": "namespaceId", "r2_bucket": "bucketName", "d1": "id",
+             "queue": "queueName", "durable_object_namespace": "className", "analytics_engine": "dataset"}
+    return binding["type"], binding["name"], binding.get(value.get(binding["type"], ""))
+
+
+def _output_bindings(service: dict) -> set[tuple]:
+    found = {("plain_text", n, v) for n, v in service["vars"].items()}
+    found |= {("kv_namespace", n, v) for n, v in service["kvNamespaces"].items()}
+    found |= {("r2_bucket", n, v) for n, v in service["r2Buckets"].items()}
+    found |= {("d1", n, v["id"]) for n, v in service["d1Databases"].items()}
+    found |= {("queue", n, v) for n, v in service["queues"].items()}
+    found |= {("durable_object_namespace", n, v["className"]) for n, v in service["durableObjects"].items()}
+    found |= {("analytics_engine", n, v) for n, v in service["analyticsEngineDatasets"].items()}
+    return found | ({("ai", service["ai"], None)} if service["ai"] else set())
+
+
+def test_outputs_carry_exactly_the_bindings_of_each_uploaded_version(built):
+    """For every stack and service whose code this program uploads: what the version is uploaded with
+    (secrets aside) is what the outputs tell consumers, bindings the Durable Object host adds included."""
+    for stack, plan in built.items():
+        versions = {r["inputs"]["workerId"]: r for r in resources(plan, VERSION)}
+        assert plan["outputs"]["services"], stack
+        for key, service in plan["outputs"]["services"].items():
+            version = versions[service["scriptName"]]
+            on_version = {_script_binding(b) for b in version["inputs"]["bindings"] if b["type"] != "secret_text"}
+            assert _output_bindings(service) == on_version, f"{stack} {key}"
+
+
+def test_live_code_outputs_publish_the_bindings_its_own_deploy_must_carry(plans, built):
+    """A live Worker uploads nothing here: its outputs list the same bindings a build would get."""
+    for stack in plans:
+        live = plans[stack]["outputs"]["services"]["chittyconnect"]
+        assert live == built[stack]["outputs"]["services"]["chittyconnect"]
+        assert "SESSION_FALLBACK_KV" in live["kvNamespaces"] and "SESSION_SNAPSHOTS" in live["r2Buckets"]
+
+
+def test_outputs_name_the_registered_resources(production):
+    services = production["outputs"]["services"]
+    workers = {r["inputs"]["name"] for r in resources(production, WORKER)}
+    buckets = {r["inputs"]["name"] for r in resources(production, R2)}
+    queues = {r["inputs"]["queueName"] for r in resources(production, QUEUE)}
+    databases = {r["inputs"]["name"] for r in resources(production, D1)}
+    assert {s["scriptName"] for s in services.values()} == workers
+    for key, service in services.items():
+        assert set(service["r2Buckets"].values()) <= buckets, key
+        assert set(service["queues"].values()) <= queues, key
+        assert {c["queue"] for c in service["queueConsumers"]} <= queues, key
+        assert {d["name"] for d in service["d1Databases"].values()} <= databases, key
+        assert {d["scriptName"] for d in service["durableObjects"].values()} <= workers, key
+    connect = services["chittyconnect"]
+    assert connect["scriptName"] == "chittyconnect", "the running Worker, adopted under its live name"
+    assert connect["d1Databases"]["DB"] == {"id": "39f76706-5d67-401f-b1bf-9a212de4da0b",
+                                             "name": "chittyconnect-production"}
+    assert connect["durableObjects"]["SESSION_STATE"] == {"className": "SessionStateDO", "scriptName": "chittyconnect"}

@@ -14,9 +14,9 @@ from chittyos_edge import cli
 from chittyos_edge.outputs import OutputsError, from_json_text, render_env, render_json, render_wrangler
 from chittyos_edge.outputs.render import env_pairs
 from chittyos_edge.outputs_contract import StackOutputs
-from chittyos_edge.plan.runtime import PROJECT_ROOT
+from tests.conftest import ROOT
 
-WRANGLER = PROJECT_ROOT / "node_modules" / ".bin" / "wrangler"
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
 
 
 def _contract(**overrides) -> StackOutputs:
@@ -91,10 +91,28 @@ def test_env_lines_are_shell_safe_and_named_by_service_and_binding():
     assert pairs["API_DO_ROOM_SCRIPT"] == "rooms-staging"
     assert pairs["TUNNEL_TOKEN"] == "[secret]"
     assert "API_VAR_MODE='it'\"'\"'s staging'\n" in text
+    # a secret the source did not reveal is never exported as a value: the line says why it is missing
+    assert "# TUNNEL_TOKEN left out: a secret the source did not reveal" in text
+    assert not [line for line in text.splitlines() if line.startswith("TUNNEL_TOKEN=")]
     # the lines are what a shell sources
-    shell = subprocess.run(["sh", "-c", 'set -a; . /dev/stdin; printf %s "$API_VAR_MODE|$TUNNEL_TOKEN"'],
+    shell = subprocess.run(["sh", "-c", 'set -a; . /dev/stdin; printf %s "$API_VAR_MODE|${TUNNEL_TOKEN-unset}"'],
                            input=text, capture_output=True, text=True, check=True)
-    assert shell.stdout == "it's staging|[secret]"
+    assert shell.stdout == "it's staging|unset"
+
+
+def test_stand_ins_are_listed_in_json_and_marked_in_wrangler_and_env():
+    outputs = _contract(standIns=["services.api.kvNamespaces.CACHE", "tunnel.accessAud"])
+    assert json.loads(render_json(outputs))["standIns"] == ["services.api.kvNamespaces.CACHE", "tunnel.accessAud"]
+    assert json.loads(render_json(outputs, "rooms"))["standIns"] == ["tunnel.accessAud"]
+    assert "standIns" not in json.loads(render_json(_contract()))   # real outputs have none
+    wrangler = render_wrangler(outputs, "api", source="a test")
+    marked = [line for line in wrangler.splitlines() if line.endswith("not real until the first `pulumi up`")]
+    assert marked == [f'    {{ binding = "CACHE", id = "{"a" * 32}" }},  # stand-in: made up by the offline plan, '
+                      "not real until the first `pulumi up`"]
+    assert tomllib.loads(wrangler)["env"]["staging"]["kv_namespaces"] == [{"binding": "CACHE", "id": "a" * 32}]
+    env = render_env(outputs, "api").splitlines()
+    assert env[env.index(f"API_KV_CACHE_ID={'a' * 32}") - 1].startswith("# API_KV_CACHE_ID: stand-in")
+    assert env[env.index(f"TUNNEL_ACCESS_AUD={'f' * 64}") - 1].startswith("# TUNNEL_ACCESS_AUD: stand-in")
 
 
 def test_env_refuses_two_outputs_on_one_variable():
@@ -144,20 +162,60 @@ def test_cli_stdin_with_show_secrets_prints_the_secret(monkeypatch, capsys, prod
 
 
 def test_cli_errors_are_one_line_and_exit_2(monkeypatch, capsys):
+    monkeypatch.delenv("PULUMI_STACK", raising=False)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
     assert cli.main(["outputs", "--stack", "staging", "--stdin"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chittyos-edge: error: stdin: not JSON") and err.count("\n") == 1
     assert cli.main(["outputs", "--format", "env"]) == 2
     assert "--stack is required" in capsys.readouterr().err
+    # the default source is the deployed stack's state: without a backend, say how to name one
+    assert cli.main(["outputs", "--stack", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend URL or set PULUMI_BACKEND_URL" in err and "--source plan" in err and err.count("\n") == 1
+    assert cli.main(["outputs", "--stack", "staging", "--stdin", "--source", "plan"]) == 2
+    assert "contradicts --source plan" in capsys.readouterr().err
 
 
-def test_cli_plan_env_keeps_the_secret_redacted(capsys):
-    assert cli.main(["outputs", "--stack", "staging", "--format", "env", "--service", "chittyconnect"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert "TUNNEL_TOKEN='[secret:tunnelToken]'" in lines
+def test_cli_plan_source_refuses_stand_ins_in_wrangler_and_env(capsys):
+    for fmt in ("wrangler", "env"):
+        assert cli.main(["outputs", "-s", "staging", "--source", "plan", "--format", fmt,
+                         "--service", "chittyconnect"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "stand-ins the offline plan made up" in err and "--allow-stand-ins" in err, err
+        assert "services.chittyconnect.kvNamespaces.API_KEYS" in err
+
+
+def test_cli_plan_source_marks_stand_ins_and_never_exports_a_secret_placeholder(capsys):
+    assert cli.main(["outputs", "-s", "staging", "--source", "plan", "--format", "env", "--service", "chittyconnect",
+                     "--allow-stand-ins"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert not [line for line in lines if line.startswith("TUNNEL_TOKEN=") or "[secret" in line.split("#")[0]]
     assert "CHITTYCONNECT_SCRIPT_NAME=chittyconnect-staging" in lines
     assert not [line for line in lines if line.startswith("PROJECT_AWARENESS_")]
+    api_keys = next(i for i, line in enumerate(lines) if line.startswith("CHITTYCONNECT_KV_API_KEYS_ID="))
+    assert lines[api_keys - 1].startswith("# CHITTYCONNECT_KV_API_KEYS_ID: stand-in")
+    # staging adopts its D1 database: its id is real, one stand-in fewer than with a new database
+    assert "warning: 6 id(s) from the offline plan (--source plan) are stand-ins" in err
+    assert "TUNNEL_TOKEN left out" in err
+
+
+def test_cli_plan_json_lists_stand_ins_and_they_travel_through_stdin(monkeypatch, capsys, production):
+    assert cli.main(["outputs", "-s", "production", "--source", "plan"]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    # adopted ids are real; the ones the offline plan made up are listed
+    assert "services.chittyconnect.kvNamespaces.IDEMP_KV" not in document["standIns"]
+    assert "services.chittyconnect.d1Databases.DB.id" not in document["standIns"]
+    assert {"services.chittyconnect.kvNamespaces.SESSION_FALLBACK_KV", "services.project-awareness.kvNamespaces."
+            "SESSION_STORE", "tunnel.accessAud"} <= set(document["standIns"])
+    assert "stand-ins" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(out))
+    assert cli.main(["outputs", "-s", "production", "--source", "stdin", "--format", "wrangler",
+                     "--service", "project-awareness"]) == 2
+    assert "--allow-stand-ins" in capsys.readouterr().err
 
 
 # ---- the real wrangler accepts the production sections ---------------------------------------------
@@ -178,7 +236,8 @@ def _wrangler_dry_run(project, section: str, worker_name: str, classes: list[str
 
 def test_wrangler_accepts_the_production_sections(tmp_path, capsys, production, staging):
     out_dir = tmp_path / "sections"
-    assert cli.main(["outputs", "--stack", "production", "--format", "wrangler", "--out-dir", str(out_dir)]) == 0
+    assert cli.main(["outputs", "--stack", "production", "--source", "plan", "--allow-stand-ins",
+                     "--format", "wrangler", "--out-dir", str(out_dir)]) == 0
     capsys.readouterr()
     staging_ids = {i for s in staging["outputs"]["services"].values()
                    for i in [*s["kvNamespaces"].values(), *(d["id"] for d in s["d1Databases"].values())]}
@@ -204,8 +263,13 @@ def test_wrangler_accepts_the_production_sections(tmp_path, capsys, production, 
         ids = {n["id"] for n in parsed.get("kv_namespaces", [])} | {d["database_id"] for d in
                                                                    parsed.get("d1_databases", [])}
         assert ids and not ids & staging_ids, "a production section names a staging id"
-    connect = tomllib.loads((out_dir / "chittyconnect.production.wrangler.toml").read_text())["env"]["production"]
-    assert {n["id"] for n in connect["kv_namespaces"]} == {
-        "ea43bc974b894701a069e4804be765ba", "d8051882226b470ba10035b30447a8b7",
-        "3a29a9de28c84b7e8b87070cbf006415", "1ab2c1114f5c4e248b8eba157615a125"}
+    text = (out_dir / "chittyconnect.production.wrangler.toml").read_text()
+    connect = tomllib.loads(text)["env"]["production"]
+    adopted = {"ea43bc974b894701a069e4804be765ba", "d8051882226b470ba10035b30447a8b7",
+               "3a29a9de28c84b7e8b87070cbf006415", "1ab2c1114f5c4e248b8eba157615a125"}
+    fallback = {n["binding"]: n["id"] for n in connect["kv_namespaces"]}.pop("SESSION_FALLBACK_KV")
+    assert {n["id"] for n in connect["kv_namespaces"]} == adopted | {fallback}
+    # the adopted ids are real; the Durable Object host's new fallback namespace is a marked stand-in
+    assert [line for line in text.splitlines() if "# stand-in" in line and "id = " in line] == [
+        line for line in text.splitlines() if f'"{fallback}"' in line]
     assert connect["d1_databases"][0]["database_id"] == "39f76706-5d67-401f-b1bf-9a212de4da0b"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ import yaml
 
 from chittyos_edge import cli
 from chittyos_edge.plan import make_plan
-from chittyos_edge.plan.runtime import PROJECT_ROOT, run_plan
-from tests.conftest import stack_file_config
+from chittyos_edge.plan.runtime import run_plan
+from tests.conftest import ROOT, stack_file_config
 
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 SCRIPT = "cloudflare:index/workersScript:WorkersScript"
@@ -102,7 +103,7 @@ def test_no_stateful_name_or_id_is_shared_between_stacks(plans):
 def _run_cli(*args: str, seed: str = "0") -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONHASHSEED=seed)
     return subprocess.run([sys.executable, "-m", "chittyos_edge", *args], capture_output=True, text=True,
-                          env=env, cwd=PROJECT_ROOT, timeout=120)
+                          env=env, cwd=ROOT, timeout=120)
 
 
 def test_two_runs_write_byte_identical_plans(tmp_path):
@@ -120,7 +121,9 @@ def test_two_runs_write_byte_identical_plans(tmp_path):
 
 
 def _write_stack(tmp_path: Path, stack: str, mutate) -> None:
-    document = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    """A project in tmp_path (its Pulumi.yaml) whose stack file is a mutated copy of ours."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     mutate(document["config"])
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
 
@@ -129,7 +132,7 @@ def test_cli_typo_exits_2_with_one_line_naming_the_key(tmp_path, capsys):
     def typo(config):
         config["chittyos-edge:queues"]["github-events"]["messageRetentionPeriode"] = 3600
     _write_stack(tmp_path, "staging", typo)
-    code = cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "staging"])
+    code = cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err == ["chittyos-edge: error: Pulumi.staging.yaml: chittyos-edge:queues.github-events."
@@ -140,7 +143,7 @@ def test_cli_invalid_value_and_wrong_environment_exit_2(tmp_path, capsys):
     def bad_value(config):
         config["chittyos-edge:queues"]["github-events"]["messageRetentionPeriod"] = 5
     _write_stack(tmp_path, "staging", bad_value)
-    assert cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "staging"]) == 2
+    assert cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"]) == 2
     err = capsys.readouterr().err
     assert "chittyos-edge:queues.github-events.messageRetentionPeriod: Input should be greater than or equal to 60" in err
     assert "Traceback" not in err
@@ -148,15 +151,16 @@ def test_cli_invalid_value_and_wrong_environment_exit_2(tmp_path, capsys):
     def wrong_env(config):
         config["chittyos-edge:environment"] = "staging"
     _write_stack(tmp_path, "production", wrong_env)
-    assert cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "production"]) == 2
+    assert cli.main(["plan", "--stack", "production", "--cwd", str(tmp_path)]) == 2
     assert "chittyos-edge:environment is 'staging' but the stack is 'production'" in capsys.readouterr().err
 
 
 def test_cli_missing_stack_file_and_malformed_yaml_exit_2(tmp_path, capsys):
-    assert cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "staging"]) == 2
-    assert "Pulumi.staging.yaml not found" in capsys.readouterr().err
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    assert cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"]) == 2
+    assert "unknown stack 'staging'; this project's stacks are none" in capsys.readouterr().err
     (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  chittyos-edge:zone: [unclosed\n")
-    assert cli.main(["--project-dir", str(tmp_path), "plan", "--stack", "staging"]) == 2
+    assert cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"]) == 2
     assert "Pulumi.staging.yaml is not valid YAML" in capsys.readouterr().err
 
 

@@ -21,16 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from chittyos_edge.plan.runtime import PROJECT_ROOT
-from tests.conftest import stack_file_config
+from tests.conftest import ROOT, stack_file_config
 
-WRANGLER = PROJECT_ROOT / "node_modules" / ".bin" / "wrangler"
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
 START_TIMEOUT = 60
 
 
 def reference_bundle(service_key: str) -> Path:
     """The repo's reference bundle of a service (staging's ChittyConnect runs its live code instead)."""
-    return PROJECT_ROOT / "workers" / service_key / "worker.mjs"
+    return ROOT / "workers" / service_key / "worker.mjs"
 
 
 def _free_port() -> int:
@@ -182,7 +181,7 @@ def test_the_reference_queue_handler_retries_and_never_acknowledges():
 def test_every_reference_bundle_is_marked_as_one():
     from chittyos_edge.preflight import REFERENCE_MARKER, is_reference_bundle
 
-    bundles = sorted((PROJECT_ROOT / "workers").glob("*/worker.mjs"))
+    bundles = sorted((ROOT / "workers").glob("*/worker.mjs"))
     assert len(bundles) == 2
     for bundle in bundles:
         assert bundle.read_text().splitlines()[0] == f"// {REFERENCE_MARKER} (a stub: staging only; production refuses it, see workers/README.md)"

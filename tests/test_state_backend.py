@@ -115,11 +115,21 @@ def test_cli_prints_outputs_with_secrets_redacted(backend, capsys):
     assert cli.main(["outputs", "--backend", url(backend, "project"), "--stack", "production", "--format", "env"]) == 0
     out = capsys.readouterr().out
     assert "CHITTYCONNECT_QUEUE_GITHUB_EVENTS_NAME=github-events\n" in out
-    assert "TUNNEL_TOKEN='[secret]'\n" in out
+    assert "# TUNNEL_TOKEN left out: a secret the source did not reveal" in out   # never exported as '[secret]'
+    assert "TUNNEL_TOKEN=" not in out and "[secret" not in out.replace("# TUNNEL_TOKEN left out", "")
     assert CIPHERTEXT not in out and SECRET_SIG not in out
     assert cli.main(["outputs", "--backend", url(backend, "project"), "--stack", "production", "--format", "wrangler",
                      "--service", "chittyconnect"]) == 0
-    assert 'id = "ea43bc974b894701a069e4804be765ba"' in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert 'id = "ea43bc974b894701a069e4804be765ba"' in out and "stand-in" not in out + err   # real state
+
+
+def test_the_backend_is_the_default_source_named_by_pulumi_backend_url(backend, capsys, monkeypatch):
+    monkeypatch.setenv("PULUMI_BACKEND_URL", url(backend, "project"))
+    monkeypatch.setenv("PULUMI_STACK", "production")
+    assert cli.main(["outputs", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["environment"] == "production" and "standIns" not in document
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -9,7 +9,7 @@ import pytest
 from chittyos_edge import naming
 from chittyos_edge.config import ConfigError
 from chittyos_edge.plan.mocks import digest
-from chittyos_edge.plan.runtime import PROJECT_ROOT
+from tests.conftest import ROOT as PROJECT_ROOT
 from tests.conftest import PINNED_SHA256, config_problems, plan_with, resource, resources, stack_file_config, uploaded_code
 
 WORKER = "cloudflare:index/worker:Worker"

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import ConfigModel, Hostname
+from .. import rules_language
+from .base import ConfigModel, Environment, Hostname
+from . import plans
+from .plans import ZonePlan, refusal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .stack import StackConfig
@@ -117,34 +120,82 @@ class RuleAction(StrEnum):
     MANAGED_CHALLENGE = "managed_challenge"
     LOG = "log"
 
+    @property
+    def is_challenge(self) -> bool:
+        return self in (RuleAction.CHALLENGE, RuleAction.JS_CHALLENGE, RuleAction.MANAGED_CHALLENGE)
+
 
 _REF = r"^[a-z0-9][a-z0-9_-]{2,63}$"
+TUNNEL_OWNER = "tunnel"
 
 
-class WafRule(ConfigModel):
+class Scoped(ConfigModel):
+    """Which hostnames a zone-wide rule applies to: it never reaches other services of the zone.
+
+    The program prefixes the rule's expression with `http.host in {...}` built from the stack config,
+    so hostnames are never written by hand in an expression.
+    """
+
+    services: list[str] | None = Field(
+        None, description="Service keys (or 'tunnel') whose hostnames the rule covers; unset: every hostname "
+                          "the stack serves (services, tunnel, load balancer).")
+    environments: list[Environment] = Field(
+        default_factory=lambda: [Environment.PRODUCTION],
+        description="Stacks whose hostnames the rule covers. Production's rules reach staging's hostnames only "
+                    "when staging is listed (read from Pulumi.staging.yaml).")
+
+
+def _no_host(value: str) -> str:
+    try:
+        found = rules_language.usage(value)
+    except rules_language.ExpressionError as error:
+        raise ValueError(f"not a Rules language expression: {error}") from None
+    if "http.host" in found.fields:
+        raise ValueError("do not test http.host in the expression: the program scopes every rule to the "
+                         "hostnames it serves (set services/environments instead)")
+    return value
+
+
+class WafRule(Scoped):
     ref: str = Field(pattern=_REF, description="Stable rule reference, kept across edits.")
     description: str
     action: RuleAction
-    expression: str = Field(min_length=1, description="Cloudflare Rules language expression.")
+    expression: str = Field(min_length=1, description="Cloudflare Rules language expression (without http.host).")
     enabled: bool = True
 
+    _expression = field_validator("expression")(classmethod(lambda cls, v: _no_host(v)))
 
-class ManagedRuleset(ConfigModel):
+
+class ManagedRuleset(Scoped):
     ref: str = Field(pattern=_REF)
     description: str
     ruleset_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     disabled_categories: list[str] = Field(default_factory=list)
+    expression: str = "true"
 
 
-class RateLimitRule(ConfigModel):
+BURST_PERIOD = 10
+
+
+class RateLimitRule(Scoped):
     ref: str = Field(pattern=_REF)
     description: str
-    expression: str = Field(min_length=1)
+    expression: str = Field(min_length=1, description="Rules language expression (without http.host).")
     requests_per_period: int = Field(ge=1)
     period: Literal[10, 60, 120, 300, 600, 3600] = 60
-    mitigation_timeout: int = Field(60, ge=0, le=86400)
+    mitigation_timeout: int | None = Field(
+        None, ge=0, le=86400,
+        description="Seconds the action lasts once the rate is reached; 0 throttles only the requests above "
+                    "the rate. Default: 0 for challenge actions (required below Enterprise), 60 for block.")
     action: RuleAction = RuleAction.BLOCK
     characteristics: list[str] = Field(default_factory=lambda: ["cf.colo.id", "ip.src"])
+    burst: int | None = Field(
+        None, ge=1,
+        description="Token-bucket burst of the seeds: adds a companion rule '<ref>_burst' counting over "
+                    f"{BURST_PERIOD} s, at burst + the rate's share of {BURST_PERIOD} s (the most a bucket of "
+                    "this size and rate lets through in that time).")
+
+    _expression = field_validator("expression")(classmethod(lambda cls, v: _no_host(v)))
 
     @field_validator("characteristics")
     @classmethod
@@ -153,8 +204,28 @@ class RateLimitRule(ConfigModel):
             raise ValueError("rate-limit characteristics must include 'cf.colo.id'")
         return values
 
+    @property
+    def timeout(self) -> int:
+        if self.mitigation_timeout is not None:
+            return self.mitigation_timeout
+        return 0 if self.action.is_challenge else 60
 
-class CacheRule(ConfigModel):
+    @property
+    def burst_requests(self) -> int | None:
+        """Requests per BURST_PERIOD of the companion rule, or None without a burst."""
+        if self.burst is None:
+            return None
+        return self.burst + -(-self.requests_per_period * BURST_PERIOD // self.period)
+
+    def edge_rules(self) -> list[tuple[str, int, int]]:
+        """(ref, period, requests) of each rule this entry becomes: itself, then its burst companion."""
+        rules = [(self.ref, self.period, self.requests_per_period)]
+        if self.burst_requests is not None:
+            rules.append((f"{self.ref}_burst", BURST_PERIOD, self.burst_requests))
+        return rules
+
+
+class CacheRule(Scoped):
     ref: str = Field(pattern=_REF)
     description: str
     expression: str = Field(min_length=1)
@@ -163,8 +234,10 @@ class CacheRule(ConfigModel):
     browser_ttl_seconds: int | None = Field(None, ge=0)
     cache_key_query_params: list[str] = Field(default_factory=list, description="Only these query params key the cache.")
 
+    _expression = field_validator("expression")(classmethod(lambda cls, v: _no_host(v)))
 
-class SecurityHeaders(ConfigModel):
+
+class SecurityHeaders(Scoped):
     content_security_policy: str
     x_frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
     x_content_type_options: Literal["nosniff"] = "nosniff"
@@ -220,6 +293,11 @@ class HealthCheck(ConfigModel):
     expected_body: str | None = None
     regions: list[str] = Field(default_factory=lambda: ["WNAM", "ENAM", "WEU"])
     behind_access: bool = Field(False, description="Send the health-check service token (hostname is behind Access).")
+    consecutive_fails: int = Field(
+        3, ge=1, le=10, description="Failed probes in a row before the check turns unhealthy (the seed's "
+                                    "'health_check_failures >= 3'); 1 pages on a single lost probe.")
+    consecutive_successes: int = Field(
+        3, ge=1, le=10, description="Good probes in a row before the check turns healthy again (no flapping).")
 
     @field_validator("regions")
     @classmethod
@@ -246,12 +324,35 @@ class Severity(StrEnum):
 # watches the whole zone or account, which both stacks share: production alone declares those.
 STACK_SCOPED_ALERTS = ("health_check_status_notification", "tunnel_health_event")
 
+# Alert types with a health-state filter: a critical route pages only on the failure state, and its
+# recoveries go to a companion "<name>-recovered" policy that notifies Slack alone.
+# (filter key on the wire, failure values, recovery values)
+RECOVERY_FILTERS: dict[str, tuple[str, list[str], list[str]]] = {
+    "health_check_status_notification": ("statuses", ["Unhealthy"], ["Healthy"]),
+    "load_balancing_health_alert": ("new_healths", ["Unhealthy"], ["Healthy"]),
+}
+RUNBOOK_DIR = "docs/runbooks"
+
 
 class AlertRoute(ConfigModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     alert_type: str = Field(description="Cloudflare alert type, e.g. health_check_status_notification.")
     severity: Severity = Field(description="critical goes to PagerDuty and Slack, warning to Slack.")
     description: str = ""
+    filters: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Extra notification filters by their Pulumi name, e.g. slos: ['99.9'] (error-rate alerts) or "
+                    "products/limits (Usage Based Billing); the program adds the stack's own ids and zone.")
+    health_checks: list[str] | None = Field(
+        None, description="health_check_status_notification only: the monitoring.healthChecks names it watches; "
+                          "unset: every check no other health alert of the stack names.")
+    runbook: str | None = Field(
+        None, pattern=r"^docs/runbooks/[a-z0-9-]+\.md$",
+        description=f"What to do when it fires; default {RUNBOOK_DIR}/<name>.md. Linked from the policy's description.")
+
+    @property
+    def runbook_path(self) -> str:
+        return self.runbook or f"{RUNBOOK_DIR}/{self.name}.md"
 
 
 class MonitoringConfig(ConfigModel):
@@ -268,6 +369,13 @@ class MonitoringConfig(ConfigModel):
             if repeated:
                 raise ValueError(f"{kind} names must be unique, repeated: {repeated}")
         return self
+
+    def checks_of(self, alert: AlertRoute) -> list[str]:
+        """Names of the health checks a health-check alert watches."""
+        if alert.health_checks is not None:
+            return list(alert.health_checks)
+        claimed = {name for other in self.alerts if other.health_checks is not None for name in other.health_checks}
+        return [c.name for c in self.health_checks if c.name not in claimed]
 
     def destinations(self, severity: Severity) -> list[str]:
         """Where an alert of this severity goes: 'pagerduty' and/or 'slack'."""
@@ -375,6 +483,169 @@ def edge_problems(config: "StackConfig") -> list[str]:
             problems.append(f"{where}: tunnel_health_event needs the tunnel section; declare it or remove the alert")
         if alert.alert_type == "health_check_status_notification" and not monitoring.health_checks:
             problems.append(f"{where}: health_check_status_notification needs monitoring.healthChecks")
+        if alert.health_checks is not None:
+            names = {c.name for c in monitoring.health_checks}
+            if alert.alert_type != "health_check_status_notification":
+                problems.append(f"{where}.healthChecks: only health_check_status_notification alerts take it")
+            unknown = sorted(set(alert.health_checks) - names)
+            if unknown:
+                problems.append(f"{where}.healthChecks: unknown checks {unknown}; declared: {', '.join(sorted(names))}")
         if alert.alert_type == "load_balancing_health_alert" and not config.load_balancing.enabled:
             problems.append(f"{where}: load_balancing_health_alert needs loadBalancing.enabled: true")
+    return problems
+
+
+# ---- the zone's plan (called by StackConfig) ----------------------------------------------------
+
+def _expression_problems(key: str, expression: str, plan: ZonePlan, what: str,
+                         allowed_fields: frozenset[str] | None = None) -> list[str]:
+    """Fields, functions, operators and lists of one expression against the Rules-language reference."""
+    reference = rules_language.reference()
+    try:
+        found = rules_language.usage(expression)
+    except rules_language.ExpressionError as error:
+        return [f"{key}: not a Rules language expression: {error}"]
+    problems = []
+    by_plan = {p.value: p for p in ZonePlan}
+
+    def needs(name: str, kind: str, entry: dict) -> None:
+        required = by_plan[entry["plan"]]
+        source = (f"{reference['sources']['fields']}{name}/" if kind == "field"
+                  else reference["sources"].get(kind + "s", reference["sources"]["fields"]))
+        entitlement = plans.Entitlement(f"the {kind} {name}", {p: p.rank >= required.rank for p in ZonePlan}, source)
+        line = refusal(key, entitlement, plan, bool, what)
+        if line:
+            problems.append(line)
+
+    for name in sorted(found.fields):
+        if name not in reference["fields"]:
+            problems.append(f"{key}: unknown field {name!r} (not in chittyos_edge/data/rules_language.json; add it "
+                            f"with its type and plan from {reference['sources']['fields']})")
+            continue
+        needs(name, "field", reference["fields"][name])
+        if allowed_fields is not None and name not in allowed_fields:
+            entitlement = plans.RATE_LIMIT_EXPRESSION_FIELDS
+            line = refusal(key, entitlement, plan, lambda allowed, n=name: allowed is None or n in allowed,
+                           f"{what} (field {name})")
+            if line:
+                problems.append(line)
+    for name in sorted(found.functions):
+        if name not in reference["functions"]:
+            problems.append(f"{key}: unknown function {name}() (not in chittyos_edge/data/rules_language.json)")
+            continue
+        needs(name, "function", reference["functions"][name])
+    for name in sorted(found.named_lists):
+        entry = reference["managed_lists"].get(name)
+        if entry is not None:
+            needs(f"${name}", "managed IP list", entry)
+    if "matches" in found.operators:
+        line = refusal(key, plans.REGEX_MATCHES, plan, bool, what)
+        if line:
+            problems.append(line)
+    return problems
+
+
+def _count_problem(key: str, count: int, entitlement: plans.Entitlement, plan: ZonePlan) -> list[str]:
+    limit = entitlement.at(plan)
+    if count <= limit:
+        return []
+    lowest = entitlement.lowest_plan(lambda allowed: count <= allowed)
+    where = f"the {lowest.title} plan or higher allows {count}" if lowest else "no plan allows that many"
+    return [f"{key}: {count} {entitlement.feature}, but the {plan.title} plan declared in zone.plan allows {limit}; "
+            f"{where} (source: {entitlement.source})"]
+
+
+def plan_problems(config: "StackConfig") -> list[str]:
+    """Everything the stack asks of the zone that the plan in zone.plan does not include."""
+    plan = config.zone.plan
+    problems: list[str] = []
+    security = config.edge_security
+    if security is not None:
+        waf = "edgeSecurity.wafCustomRules"
+        problems += _count_problem(waf, len(security.waf_custom_rules), plans.CUSTOM_RULES, plan)
+        for i, rule in enumerate(security.waf_custom_rules):
+            key = f"{waf}[{i}] ({rule.ref})"
+            problems += _expression_problems(f"{key}.expression", rule.expression, plan, "the rule")
+            if rule.action is RuleAction.LOG:
+                problems += [line for line in [refusal(f"{key}.action", plans.CUSTOM_RULE_LOG_ACTION, plan, bool,
+                                                       "the action log")] if line]
+        for i, managed in enumerate(security.managed_rulesets):
+            entitlement = plans.MANAGED_RULESETS.get(managed.ruleset_id)
+            if entitlement is not None:
+                line = refusal(f"edgeSecurity.managedRulesets[{i}] ({managed.ref}).rulesetId", entitlement, plan,
+                               bool, "the ruleset")
+                problems += [line] if line else []
+        rl = "edgeSecurity.rateLimits"
+        edge_rules = sum(len(rule.edge_rules()) for rule in security.rate_limits)
+        problems += _count_problem(rl, edge_rules, plans.RATE_LIMIT_RULES, plan)
+        for i, rule in enumerate(security.rate_limits):
+            key = f"{rl}[{i}] ({rule.ref})"
+            # Checked as deployed: the program adds the host (and route path) condition.
+            problems += _expression_problems(
+                f"{key}.expression", rules_language.scoped(["host.example", "host.example/prefix/"], rule.expression),
+                plan, "the rule", plans.RATE_LIMIT_EXPRESSION_FIELDS.at(plan) or None)
+            checks = [
+                (f"{key}.period", plans.RATE_LIMIT_PERIODS, lambda allowed: rule.period in allowed,
+                 f"a period of {rule.period} s"),
+                (f"{key}.characteristics", plans.RATE_LIMIT_CHARACTERISTICS,
+                 lambda allowed: set(rule.characteristics) <= allowed, f"counting by {rule.characteristics}"),
+            ]
+            if rule.burst is not None:
+                checks.append((f"{key}.burst", plans.RATE_LIMIT_PERIODS, lambda allowed: BURST_PERIOD in allowed,
+                               f"a burst rule counting over {BURST_PERIOD} s"))
+            if rule.action.is_challenge and rule.timeout > 0:
+                checks.append((f"{key}.mitigationTimeout", plans.RATE_LIMIT_CHALLENGE_WITH_TIMEOUT, bool,
+                               f"a mitigation timeout of {rule.timeout} s with {rule.action.value} "
+                               "(below Enterprise set 0: throttle)"))
+            elif not (rule.action.is_challenge and rule.timeout == 0):
+                checks.append((f"{key}.mitigationTimeout", plans.RATE_LIMIT_TIMEOUTS,
+                               lambda allowed: rule.timeout in allowed, f"a mitigation timeout of {rule.timeout} s"))
+            for where, entitlement, accepts, what in checks:
+                line = refusal(where, entitlement, plan, accepts, what)
+                problems += [line] if line else []
+        cache = "edgeSecurity.cacheRules"
+        problems += _count_problem(cache, len(security.cache_rules), plans.CACHE_RULES, plan)
+        for i, rule in enumerate(security.cache_rules):
+            key = f"{cache}[{i}] ({rule.ref})"
+            problems += _expression_problems(f"{key}.expression", rule.expression, plan, "the rule")
+            if rule.cache_key_query_params:
+                line = refusal(f"{key}.cacheKeyQueryParams", plans.CUSTOM_CACHE_KEY, plan, bool, "the rule")
+                problems += [line] if line else []
+    monitoring = config.monitoring
+    problems += _count_problem("monitoring.healthChecks", len(monitoring.health_checks), plans.HEALTH_CHECKS, plan)
+    for i, alert in enumerate(monitoring.alerts):
+        entitlement = plans.ALERT_TYPES.get(alert.alert_type)
+        if entitlement is not None:
+            line = refusal(f"monitoring.alerts[{i}] ({alert.name}).alertType", entitlement, plan, bool, "the alert")
+            problems += [line] if line else []
+    return problems
+
+
+def scope_problems(config: "StackConfig") -> list[str]:
+    """Rule scopes name known services; no zone cache rule reaches a hostname a Worker answers."""
+    security = config.edge_security
+    if security is None:
+        return []
+    problems = []
+    owners = config.hostnames_by_owner()
+    groups = (("wafCustomRules", security.waf_custom_rules), ("managedRulesets", security.managed_rulesets),
+              ("rateLimits", security.rate_limits), ("cacheRules", security.cache_rules))
+    for section, rules in groups:
+        for i, rule in enumerate(rules):
+            unknown = sorted(set(rule.services or []) - set(owners))
+            if unknown:
+                problems.append(f"edgeSecurity.{section}[{i}] ({rule.ref}).services: unknown {unknown}; "
+                                f"use service keys or '{TUNNEL_OWNER}' (known: {', '.join(sorted(owners))})")
+    worker_hosts = {host for owner, hosts in owners.items() if owner != TUNNEL_OWNER for host in hosts}
+    for i, rule in enumerate(security.cache_rules):
+        hosts = {h for owner, hs in owners.items() if rule.services is None or owner in rule.services for h in hs}
+        served = sorted(hosts & worker_hosts)
+        if served:
+            problems.append(
+                f"edgeSecurity.cacheRules[{i}] ({rule.ref}): {', '.join(served)} {'is' if len(served) == 1 else 'are'} "
+                "answered by a Worker, and zone cache rules never cache what a Worker generates; put the TTLs and "
+                "cache keys in the service's vars (the Worker caches with the Cache API) and remove the rule")
+    unknown = sorted(set(security.security_headers.services or []) - set(owners))
+    if unknown:
+        problems.append(f"edgeSecurity.securityHeaders.services: unknown {unknown}")
     return problems

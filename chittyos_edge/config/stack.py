@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from .base import CloudflareId, ConfigModel, Environment
-from .edge import EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig, edge_problems
+from .edge import (TUNNEL_OWNER, EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig,
+                   edge_problems, plan_problems, scope_problems)
+from .plans import ZonePlan
 from .services import DurableObjectHost, WorkerService
 from .storage import D1Database, KvNamespace, Queue, R2Bucket
 
@@ -16,6 +18,9 @@ class Account(ConfigModel):
 
 class Zone(ConfigModel):
     name: str = Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", description="The zone, e.g. chitty.cc; looked up by name.")
+    plan: ZonePlan = Field(
+        description="The zone's Cloudflare plan (free, pro, business, enterprise). Validation refuses rules, "
+                    "health checks and alerts the plan does not include (chittyos_edge/config/plans.py).")
 
 
 class DataProtection(ConfigModel):
@@ -58,6 +63,29 @@ class StackConfig(ConfigModel):
             names.append(self.load_balancing.hostname)
         return list(dict.fromkeys(names))
 
+    def served_by_owner(self) -> dict[str, list[str]]:
+        """What each service (and 'tunnel') serves: a hostname, or 'host/prefix/' for a Worker route (the
+        rest of that host belongs to someone else). The load balancer's hostname belongs to the services
+        whose hostnames are its origins."""
+        owners: dict[str, list[str]] = {}
+        for key, service in self.services.items():
+            owners[key] = list(dict.fromkeys(
+                [*service.custom_domains, *(route.rstrip("*") for route in service.routes)]))
+        if self.tunnel:
+            owners[TUNNEL_OWNER] = [self.tunnel.hostname]
+        lb = self.load_balancing
+        if lb.enabled and lb.hostname:
+            origins = {origin.address for pool in lb.pools.values() for origin in pool.origins}
+            for hosts in owners.values():
+                if origins & set(hosts) and lb.hostname not in hosts:
+                    hosts.append(lb.hostname)
+        return owners
+
+    def hostnames_by_owner(self) -> dict[str, list[str]]:
+        """The hostnames each owner answers on (whole or under a route prefix)."""
+        return {owner: list(dict.fromkeys(entry.split("/", 1)[0] for entry in served))
+                for owner, served in self.served_by_owner().items()}
+
     @model_validator(mode="after")
     def _cross_section(self) -> "StackConfig":
         problems: list[str] = []
@@ -68,6 +96,8 @@ class StackConfig(ConfigModel):
             # Monitoring rules build on valid hostnames: checked once those are right, so that one
             # mistake (e.g. a wrong custom domain) reads as one line, not three.
             problems += edge_problems(self)
+            problems += scope_problems(self)
+            problems += plan_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self

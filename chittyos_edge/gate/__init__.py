@@ -3,7 +3,8 @@
 `chittyos-edge gate` runs the CrossGuard pack in `policies/` over the offline plan (or a saved
 plan, or a `pulumi stack export`) through the same Analyzer protocol `pulumi preview
 --policy-pack policies` uses, without the Pulumi CLI, provider plugins or credentials.
-`chittyos-edge readiness` maps the readiness checklist (seed 002) to what enforces each item.
+`chittyos-edge readiness` maps the production readiness checklist to what enforces each item.
+Both work on the project the user stands in (its stack files, its `policies/`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import STACKS
-from .formats import FORMATS
-
 from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack, selected_stacks
+from .formats import FORMATS
 
 
 def _usage_error(message: str) -> Exception:
@@ -28,10 +28,13 @@ def _gate_command(args: argparse.Namespace) -> int:
     from .runner import Source, run_gate
     from .sources import SourceError
 
-    sources = ([Source("stack", s) for s in args.stack or []] + [Source("plan", p) for p in args.plan or []]
-               + [Source("state", p) for p in args.state or []])
+    files = [("plan", p) for p in args.plan or []] + [("state", p) for p in args.state or []]
+    stacks = selected_stacks(args, args.project) if args.stack or not files else []
+    sources = [Source("stack", s) for s in stacks] + [Source(kind, value) for kind, value in files]
     if not sources:
-        raise _usage_error("gate needs at least one --stack, --plan or --state")
+        raise _usage_error("gate needs at least one --stack, --plan or --state (or PULUMI_STACK)")
+    if sum(1 for _, value in files if value == "-") > 1:
+        raise _usage_error("only one --plan or --state can read stdin ('-')")
     writes = []
     for spec in args.write or []:
         fmt, _, target = spec.partition("=")
@@ -39,7 +42,7 @@ def _gate_command(args: argparse.Namespace) -> int:
             raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
         writes.append((fmt, Path(target)))
     try:
-        report = run_gate(sources)
+        report = run_gate(sources, project=args.project)
     except (SourceError, PolicyConfigError, PackError) as error:
         raise _usage_error(str(error)) from None
     from .formats import render
@@ -54,7 +57,7 @@ def _gate_command(args: argparse.Namespace) -> int:
 def _readiness_command(args: argparse.Namespace) -> int:
     from .readiness import readiness_report
 
-    text, _ = readiness_report(args.stack, fmt=args.format)
+    text, _ = readiness_report(one_stack(args, args.project), fmt=args.format, project=args.project)
     sys.stdout.write(text.rstrip("\n") + "\n")
     return EXIT_OK
 
@@ -63,19 +66,38 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add `gate` and `readiness` to the chittyos-edge CLI."""
     gate = commands.add_parser(
         "gate", help="run the policy pack over plans or a deployed stack's export; exit 1 on mandatory violations",
-        description="Run the CrossGuard pack in policies/ through the Analyzer protocol, as `pulumi preview "
-                    "--policy-pack policies` would, without the Pulumi CLI or credentials. Exit 0 without "
-                    "mandatory violations, 1 with any, 2 on a usage or config error.")
-    gate.add_argument("--stack", action="append", choices=STACKS, help="plan this stack, then gate it (repeatable)")
-    gate.add_argument("--plan", action="append", metavar="FILE", help="gate a saved plan (chittyos-edge plan --out)")
-    gate.add_argument("--state", action="append", metavar="FILE", help="gate a `pulumi stack export` of a deployed stack")
+        formatter_class=HELP_FORMATTER,
+        description="Run the CrossGuard pack in the project's policies/ through the Analyzer protocol, as `pulumi\n"
+                    "preview --policy-pack policies` would, without the Pulumi CLI or credentials, with the policy\n"
+                    "config in policies/config/<stack>.json.",
+        epilog=epilog(
+            ["chittyos-edge gate -s staging -s production          # plan both stacks, gate them",
+             "chittyos-edge gate --plan plans/production.json       # a saved plan (chittyos-edge plan --out)",
+             "chittyos-edge plan -s production --out - | chittyos-edge gate --plan -",
+             "pulumi stack export -s production | chittyos-edge gate --state -",
+             "chittyos-edge gate -s production --format github --write sarif=gate.sarif --write markdown=summary.md"],
+            ["0  no mandatory violation",
+             "1  at least one mandatory violation",
+             "2  usage or config error: bad stack file or policy config, unreadable plan, pack failed to start"]))
+    add_stack(gate, repeatable=True, what="plan this stack, then gate it")
+    gate.add_argument("--plan", action="append", metavar="FILE",
+                      help="gate a saved plan (chittyos-edge plan --out); '-' reads stdin")
+    gate.add_argument("--state", action="append", metavar="FILE",
+                      help="gate a `pulumi stack export` of a deployed stack; '-' reads stdin")
     gate.add_argument("--format", choices=list(FORMATS), default="table", help="output on stdout (default: table)")
     gate.add_argument("--write", action="append", metavar="FORMAT=FILE",
                       help="also write the report in FORMAT to FILE (repeatable), e.g. markdown=summary.md")
     gate.set_defaults(handler=_gate_command)
 
     readiness = commands.add_parser(
-        "readiness", help="the readiness checklist (seed 002): what enforces each item and its status in a stack")
-    readiness.add_argument("--stack", required=True, choices=STACKS)
+        "readiness", help="the production readiness checklist: what enforces each item and its status in a stack",
+        formatter_class=HELP_FORMATTER,
+        description="Map each item of the production readiness checklist to what enforces it (a policy rule or\n"
+                    "a setting) and its status in one stack, planned and gated now.",
+        epilog=epilog(
+            ["chittyos-edge readiness -s production",
+             "chittyos-edge readiness -s staging --format markdown >> \"$GITHUB_STEP_SUMMARY\""],
+            ["0  report printed", "2  usage or config error"]))
+    add_stack(readiness, repeatable=False, what="the stack to report on")
     readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     readiness.set_defaults(handler=_readiness_command)

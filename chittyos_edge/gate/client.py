@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -118,9 +117,16 @@ def _options(record: dict[str, Any]) -> Any:
 # ---- the pack process ----------------------------------------------------------------------
 
 class PolicyPackProcess:
-    """`with PolicyPackProcess(project, stack) as pack:` starts the pack; leaving stops it."""
+    """`with PolicyPackProcess(project, stack) as pack:` starts the pack; leaving stops it.
 
-    def __init__(self, project: str, stack: str, pack_dir: Path = PACK_DIR, python: str = sys.executable):
+    `pack_dir` defaults to the `policies/` folder of the project the working directory is in.
+    """
+
+    def __init__(self, project: str, stack: str, pack_dir: Path | None = None, python: str = sys.executable):
+        if pack_dir is None:
+            from ..project import Project
+
+            pack_dir = Project.discover().policies_dir
         self.pack_dir = pack_dir
         self.project = project
         self.stack = stack

@@ -61,6 +61,7 @@ class StackResult:
 class GateReport:
     pack: str
     version: str
+    project_root: str = ""  # the checkout gated (its policies/ ran, its stack files were planned)
     stacks: list[StackResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     rules: list[dict[str, str]] = field(default_factory=list)

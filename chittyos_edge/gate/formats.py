@@ -27,7 +27,7 @@ def _verdict(report: GateReport) -> str:
 
 
 def table(report: GateReport) -> str:
-    lines = [f"Policy gate: pack {report.pack} v{report.version}"]
+    lines = [f"Policy gate: pack {report.pack} v{report.version}, project {report.project_root or '(unknown)'}"]
     for s in report.stacks:
         lines.append(f"  {s.stack}: {s.resources} resources from {s.origin}, {s.policies} policies enabled")
     findings = report.sorted_findings()
@@ -48,6 +48,7 @@ def table(report: GateReport) -> str:
 def as_json(report: GateReport) -> str:
     return json.dumps({
         "pack": {"name": report.pack, "version": report.version},
+        "projectRoot": report.project_root,
         "passed": report.passed,
         "stacks": [{"stack": s.stack, "origin": s.origin, "resources": s.resources, "policies": s.policies}
                    for s in report.stacks],
@@ -63,7 +64,8 @@ def _md(text: str) -> str:
 def markdown(report: GateReport) -> str:
     icon = "✅" if report.passed else "❌"
     lines = [f"### {icon} Policy gate: {_verdict(report)}", ""]
-    lines.append(f"Pack `{report.pack}` v{report.version}, run through the Analyzer protocol by `chittyos-edge gate`.")
+    lines.append(f"Pack `{report.pack}` v{report.version}, run through the Analyzer protocol by `chittyos-edge gate` "
+                 f"in `{report.project_root}`.")
     lines.append("")
     lines.append("| stack | source | resources | policies enabled |")
     lines.append("|---|---|---:|---:|")

@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .client import PACK_DIR, PolicyInfo
+from .client import PolicyInfo
 
-CONFIG_DIR = PACK_DIR / "config"
 VALID_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
 Reconciled = dict[str, tuple[str, dict[str, Any]]]
@@ -26,11 +25,17 @@ class PolicyConfigError(Exception):
     """The policy config file is missing or invalid: one line per problem, exit 2."""
 
 
-def config_path(stack: str, directory: Path = CONFIG_DIR) -> Path:
+def config_path(stack: str, directory: Path | None = None) -> Path:
+    """`<directory>/<stack>.json`; by default the `policies/config/` of the project the working
+    directory is in."""
+    if directory is None:
+        from ..project import Project
+
+        directory = Project.discover().policy_config_dir
     return directory / f"{stack}.json"
 
 
-def load(stack: str, directory: Path = CONFIG_DIR) -> dict[str, Any]:
+def load(stack: str, directory: Path | None = None) -> dict[str, Any]:
     path = config_path(stack, directory)
     try:
         document = json.loads(path.read_text())

@@ -272,14 +272,17 @@ def _rule_status(rule_ids: tuple[str, ...], stack: str, report: Any, levels: dic
     return "pass", ", ".join(f"{r} ({lvl})" for r, lvl in zip(rule_ids, rule_levels))
 
 
-def readiness(stack: str, plan: Plan | None = None) -> list[dict[str, str]]:
-    """One row per checklist item: key, enforced by, status, detail."""
+def readiness(stack: str, plan: Plan | None = None, project: Any = None) -> list[dict[str, str]]:
+    """One row per checklist item: key, enforced by, status, detail (`project`: a `Project`, by
+    default the one the working directory is in)."""
     from ..plan import make_plan
+    from ..project import Project
     from .runner import Source, run_gate
 
-    plan = plan or make_plan(stack)
-    report = run_gate([Source("stack", stack)], make_plan=lambda _: plan)
-    levels = _levels(stack, report)
+    project = project or Project.discover()
+    plan = plan or make_plan(stack, project=project)
+    report = run_gate([Source("stack", stack)], project=project, make_plan=lambda _: plan)
+    levels = _levels(stack, report, project)
     rows = []
     for item in CHECKLIST:
         if item.manual:
@@ -294,12 +297,12 @@ def readiness(stack: str, plan: Plan | None = None) -> list[dict[str, str]]:
     return rows
 
 
-def _levels(stack: str, report: Any) -> dict[str, str]:
+def _levels(stack: str, report: Any, project: Any) -> dict[str, str]:
     """rule id -> enforcement level in this stack's policy config."""
     from . import policy_config
     from .gate_rules import GATE_RULES
 
-    document = policy_config.load(stack)
+    document = policy_config.load(stack, project.policy_config_dir)
     by_name = {rule["policy"]: rule["id"] for rule in report.rules}
     default = policy_config.document_level(document)
     levels = {rule_id: default for rule_id in by_name.values()}
@@ -313,8 +316,8 @@ def _levels(stack: str, report: Any) -> dict[str, str]:
     return levels
 
 
-def readiness_report(stack: str, fmt: str = "table") -> tuple[str, list[dict[str, str]]]:
-    rows = readiness(stack)
+def readiness_report(stack: str, fmt: str = "table", project: Any = None) -> tuple[str, list[dict[str, str]]]:
+    rows = readiness(stack, project=project)
     if fmt == "json":
         return json.dumps({"stack": stack, "items": rows}, indent=2), rows
     if fmt == "markdown":

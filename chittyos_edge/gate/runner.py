@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .. import PROJECT, STACKS
+from ..project import Project
 from . import policy_config
 from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
@@ -33,12 +33,14 @@ class Source:
                 "state": f"state file {self.value}"}[self.kind]
 
 
-def load_source(source: Source, make_plan: Callable[[str], dict[str, Any]]) -> StackInput:
+def load_source(source: Source, make_plan: Callable[[str], dict[str, Any]],
+                stacks: Sequence[str] | None = None) -> StackInput:
+    """The gate's input for one source; plan and state files must be of one of `stacks`."""
     if source.kind == "stack":
-        return from_plan(make_plan(source.value), source.describe())
+        return from_plan(make_plan(source.value), source.describe(), stacks)
     if source.kind == "plan":
-        return from_plan_file(Path(source.value))
-    return from_state_file(Path(source.value))
+        return from_plan_file(Path(source.value), stacks)
+    return from_state_file(Path(source.value), stacks)
 
 
 def _title(description: str, rule_id: str) -> str:
@@ -62,20 +64,19 @@ def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str
                    checklist=rule.checklist, source="gate")
 
 
-def adoption_collisions(stack: StackInput) -> list[tuple[str, str]]:
-    """CF-ENV-004 over one plan, with the inventory and stack file kept beside the stack files."""
+def adoption_collisions(stack: StackInput, project: Project) -> list[tuple[str, str]]:
+    """CF-ENV-004 over one plan, with the project's inventory and stack file of that stack."""
     from ..config import ConfigError
     from ..inventory import load
     from ..inventory.command import stack_settings
-    from ..plan.runtime import PlanError, stack_dir
+    from ..plan.runtime import PlanError
     from .collisions import collision_problems
 
-    root = stack_dir()
-    inventory = load(stack.stack, root)
+    inventory = load(stack.stack, project.root)
     if inventory is None:
         return []
     try:
-        settings = stack_settings(stack.stack, root)
+        settings = stack_settings(stack.stack, project)
     except (ConfigError, PlanError):
         settings = None  # a saved plan whose stack file is broken: findings still name the live objects
     return list(collision_problems(stack, inventory, settings))
@@ -84,11 +85,13 @@ def adoption_collisions(stack: StackInput) -> list[tuple[str, str]]:
 class Gate:
     """One gate run over several stacks with one pack process."""
 
-    def __init__(self, pack: PolicyPackProcess, config_dir: Path = policy_config.CONFIG_DIR):
+    def __init__(self, pack: PolicyPackProcess, config_dir: Path | None = None, project_root: str = ""):
+        """`config_dir` holds `<stack>.json`; by default the project's `policies/config/`."""
         self.pack = pack
-        self.config_dir = config_dir
+        self.config_dir = config_dir or Project.discover().policy_config_dir
         name, version, policies = pack.info()
-        self.report = GateReport(pack=name, version=version)
+        self.report = GateReport(pack=name, version=version, project_root=project_root)
+        self.project_root = project_root
         self.policies = {p.name: p for p in policies}
         self.report.rules = [
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
@@ -122,11 +125,14 @@ class Gate:
         level = gate_levels[ADOPTS_WHAT_RUNS.name]
         if level in ("mandatory", "advisory") and not stack.origin.startswith("state file"):
             findings += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, level, message, urn)
-                         for urn, message in adoption_collisions(stack)]
+                         for urn, message in adoption_collisions(stack, self._project())]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
         self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled))
         self.report.findings += findings
         return findings
+
+    def _project(self) -> Project:
+        return Project.at(self.project_root) if self.project_root else Project.discover()
 
     def cross_check(self, first: StackInput, second: StackInput) -> list[Finding]:
         levels = [self._configs[s.stack]["levels"][NO_SHARED_IDS.name] for s in (first, second)]
@@ -141,23 +147,33 @@ class Gate:
         return findings
 
 
-def run_gate(sources: list[Source], *, make_plan: Callable[[str], dict[str, Any]] | None = None,
+def run_gate(sources: list[Source], *, project: Project | None = None,
+             make_plan: Callable[[str], dict[str, Any]] | None = None,
              pack_dir: Path | None = None, config_dir: Path | None = None) -> GateReport:
-    """Gate every source with one pack process; given two stacks, also check they share nothing."""
-    if make_plan is None:
-        from ..plan import make_plan
-    from . import client
+    """Gate every source with one pack process; given two stacks, also check they share nothing.
 
-    first_stack = next((s.value for s in sources if s.kind == "stack"), STACKS[0])
-    pack = PolicyPackProcess(PROJECT, first_stack, pack_dir=pack_dir or client.PACK_DIR).launch()
+    Everything comes from `project` (default: the one the working directory is in): the stacks it
+    plans, the pack in its `policies/` and the policy config in `policies/config/`.
+    """
+    project = project or Project.discover()
+    if make_plan is None:
+        from ..plan import make_plan as plan_stack
+
+        def make_plan(stack: str) -> dict[str, Any]:
+            return plan_stack(stack, project=project)
+
+    stacks = project.stacks()
+    first_stack = next((s.value for s in sources if s.kind == "stack"), stacks[0] if stacks else "")
+    pack = PolicyPackProcess(project.name, first_stack, pack_dir=pack_dir or project.policies_dir).launch()
     # One worker checks each stack while the next one is planned: the checks mostly wait on the
     # pack process, the plans need this one.
     with ThreadPoolExecutor(max_workers=1) as worker:
         try:
-            started = worker.submit(lambda: Gate(pack.__enter__(), config_dir or policy_config.CONFIG_DIR))
+            started = worker.submit(lambda: Gate(pack.__enter__(), config_dir or project.policy_config_dir,
+                                                 project_root=str(project.root)))
             inputs, checks = [], []
             for source in sources:
-                stack = load_source(source, make_plan)
+                stack = load_source(source, make_plan, stacks)
                 inputs.append(stack)
                 checks.append(worker.submit(lambda s=stack: started.result().check(s)))
             for check in checks:

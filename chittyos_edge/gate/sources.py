@@ -13,11 +13,12 @@ functions, so ids match the ones the bindings were wired with).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from .. import PROJECT, STACKS
+from .. import PROJECT
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -37,7 +38,14 @@ class StackInput:
     resources: list[dict[str, Any]]
 
 
+def _where(path: Path, what: str) -> str:
+    return f"{what} on stdin" if str(path) == "-" else f"{what} {path}"
+
+
 def _read_json(path: Path, what: str) -> Any:
+    """The JSON document in `path`, or on stdin when `path` is `-`."""
+    if str(path) == "-":
+        return _parse_json(sys.stdin.read(), _where(path, what))
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -46,19 +54,25 @@ def _read_json(path: Path, what: str) -> Any:
         raise SourceError(f"{what} {path}: is a directory, not a file") from None
     except UnicodeDecodeError:
         raise SourceError(f"{what} {path}: not a text file (expected JSON)") from None
+    return _parse_json(text, _where(path, what))
+
+
+def _parse_json(text: str, where: str) -> Any:
     if not text.strip():
-        raise SourceError(f"{what} {path}: the file is empty")
+        raise SourceError(f"{where}: {'no input' if where.endswith(' on stdin') else 'the file is empty'}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         hint = " (truncated?)" if error.pos >= len(text.rstrip()) - 1 else ""
-        raise SourceError(f"{what} {path}: not valid JSON{hint}: {error.msg} at line {error.lineno} "
+        raise SourceError(f"{where}: not valid JSON{hint}: {error.msg} at line {error.lineno} "
                           f"column {error.colno}") from None
 
 
-def _stack_of(name: str, where: str) -> str:
-    if name not in STACKS:
-        raise SourceError(f"{where}: unknown stack {name!r}; this project's stacks are {', '.join(STACKS)}")
+def _stack_of(name: Any, where: str, stacks: Sequence[str] | None) -> str:
+    """The source's stack, which must be one of the project's `stacks` (any name when None)."""
+    if not isinstance(name, str) or not name or (stacks is not None and name not in stacks):
+        known = (", ".join(stacks) or "none") if stacks is not None else "named by Pulumi.<stack>.yaml"
+        raise SourceError(f"{where}: unknown stack {name!r}; this project's stacks are {known}")
     return name
 
 
@@ -68,15 +82,13 @@ def plan_outputs(record: dict[str, Any]) -> dict[str, Any]:
     """The outputs the offline plan's mocks gave this resource (custom resources only)."""
     from ..plan.mocks import PlanMocks
 
-    mocks = PlanMocks(zone_name="")
-    rid = mocks.resource_id(record["urn"], record["type"], record["inputs"], record.get("importId") or "")
-    outputs = mocks.resource_state(record["urn"], record["type"], rid, dict(record["inputs"]))
+    rid, outputs = PlanMocks(zone_name="").outputs_of(record)
     outputs["id"] = rid
     return outputs
 
 
-def from_plan(plan: Any, origin: str) -> StackInput:
-    """Check a plan document's shape and turn it into the gate's input."""
+def from_plan(plan: Any, origin: str, stacks: Sequence[str] | None = None) -> StackInput:
+    """Check a plan document's shape (a plan of one of `stacks`) and turn it into the gate's input."""
     if not isinstance(plan, dict):
         raise SourceError(f"{origin}: not a plan (expected a JSON object with formatVersion, stack, resources)")
     if "deployment" in plan:
@@ -92,7 +104,7 @@ def from_plan(plan: Any, origin: str) -> StackInput:
                           f"(this gate reads {PLAN_FORMAT_VERSION}); re-make it with `chittyos-edge plan`")
     if plan["project"] != PROJECT:
         raise SourceError(f"{origin}: plan of project {plan['project']!r}, not {PROJECT!r}")
-    stack = _stack_of(plan["stack"], origin)
+    stack = _stack_of(plan["stack"], origin, stacks)
     if not isinstance(plan["resources"], list):
         raise SourceError(f"{origin}: 'resources' must be a list of resource records")
     resources = []
@@ -111,8 +123,8 @@ def from_plan(plan: Any, origin: str) -> StackInput:
     return StackInput(stack=stack, project=plan["project"], origin=origin, resources=resources)
 
 
-def from_plan_file(path: Path) -> StackInput:
-    return from_plan(_read_json(path, "plan file"), f"plan file {path}")
+def from_plan_file(path: Path, stacks: Sequence[str] | None = None) -> StackInput:
+    return from_plan(_read_json(path, "plan file"), _where(path, "plan file"), stacks)
 
 
 # ---- pulumi stack export -------------------------------------------------------------------
@@ -142,7 +154,7 @@ def _urn_parts(urn: str) -> tuple[str, str, str]:
     return parts[0][len("urn:pulumi:"):], parts[1], parts[-1]
 
 
-def from_state(document: Any, origin: str) -> StackInput:
+def from_state(document: Any, origin: str, stacks: Sequence[str] | None = None) -> StackInput:
     if not isinstance(document, dict) or "deployment" not in document:
         if isinstance(document, dict) and "formatVersion" in document:
             raise SourceError(f"{origin}: this is a chittyos-edge plan; gate it with --plan")
@@ -154,7 +166,7 @@ def from_state(document: Any, origin: str) -> StackInput:
     raw_resources = deployment.get("resources") if isinstance(deployment, dict) else None
     if not isinstance(raw_resources, list) or not raw_resources:
         raise SourceError(f"{origin}: the deployment has no resources (an empty or never-deployed stack?)")
-    stacks, resources = set(), []
+    found, resources = set(), []
     for index, res in enumerate(raw_resources):
         if not isinstance(res, dict) or "urn" not in res or "type" not in res:
             raise SourceError(f"{origin}: deployment.resources[{index}] lacks urn or type")
@@ -166,7 +178,7 @@ def from_state(document: Any, origin: str) -> StackInput:
             continue
         if project != PROJECT:
             raise SourceError(f"{origin}: resources of project {project!r}, not {PROJECT!r}")
-        stacks.add(stack)
+        found.add(stack)
         secret_inputs: list[str] = []
         secret_outputs: list[str] = []
         inputs = _unwrap_secrets(res.get("inputs") or {}, "", secret_inputs)
@@ -184,11 +196,11 @@ def from_state(document: Any, origin: str) -> StackInput:
             "importId": res.get("importID") or None,
             "secretInputs": sorted(set(secret_inputs)), "secretOutputs": sorted(set(secret_outputs)),
         })
-    if len(stacks) != 1:
-        raise SourceError(f"{origin}: resources of several stacks {sorted(stacks)}; export one stack")
-    stack = _stack_of(stacks.pop(), origin)
+    if len(found) != 1:
+        raise SourceError(f"{origin}: resources of several stacks {sorted(found)}; export one stack")
+    stack = _stack_of(found.pop(), origin, stacks)
     return StackInput(stack=stack, project=PROJECT, origin=origin, resources=resources)
 
 
-def from_state_file(path: Path) -> StackInput:
-    return from_state(_read_json(path, "state file"), f"state file {path}")
+def from_state_file(path: Path, stacks: Sequence[str] | None = None) -> StackInput:
+    return from_state(_read_json(path, "state file"), _where(path, "state file"), stacks)

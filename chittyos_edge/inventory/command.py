@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import STACKS
 from ..errors import EXIT_OK, UsageError
+from ..project import Project
+from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack
 
 TOKEN_VARIABLE = "CLOUDFLARE_API_TOKEN"
 READ_PERMISSIONS = ("Account: Workers Scripts Read, Workers KV Storage Read, D1 Read, Queues Read, "
@@ -27,26 +28,29 @@ def default_client(token: str) -> Any:
 CLIENT_FACTORY: Callable[[str], Any] = default_client
 
 
-def stack_settings(stack: str, root: Path):
+def stack_settings(stack: str, project: Project):
     """A stack file's typed config (the plan's reader), for its account, zone and adoptions."""
     from .. import PROJECT
     from ..config import parse_stack_config
     from ..plan.runtime import read_stack_file
 
     prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in read_stack_file(stack, root).items() if k.startswith(prefix)}
+    raw = {k[len(prefix):]: v for k, v in read_stack_file(stack, project).items() if k.startswith(prefix)}
     return parse_stack_config(raw, f"Pulumi.{stack}.yaml", stack)
 
 
-def refresh(stack: str, root: Path, out: Path | None = None, client: Any = None) -> tuple[Path, list[str]]:
+def refresh(stack: str, project: Project, out: Path | None = None, client: Any = None) -> tuple[Path, list[str]]:
     """Read the account, write the stack's inventory; returns (file written, change lines)."""
     from ..adoption import adopted
     from .model import dump, load, path_for
     from .refresh import Claims, RefreshError, build_inventory, changes, read_account
 
-    settings = stack_settings(stack, root)
-    other = next(s for s in STACKS if s != stack)
-    theirs = Claims.of(adopted(stack_settings(other, root))) if (root / f"Pulumi.{other}.yaml").is_file() else Claims()
+    root = project.root
+    settings = stack_settings(stack, project)
+    # The environments are staging and production (a stack file declares its own): the other one's
+    # adoptions are never this stack's.
+    other = "staging" if settings.environment.value == "production" else "production"
+    theirs = Claims.of(adopted(stack_settings(other, project))) if project.stack_file(other).is_file() else Claims()
     own = Claims.of(adopted(settings))
     if client is None:
         token = os.environ.get(TOKEN_VARIABLE)
@@ -73,8 +77,6 @@ def refresh(stack: str, root: Path, out: Path | None = None, client: Any = None)
 
 
 def _inventory_command(args: argparse.Namespace) -> int:
-    from ..plan.runtime import stack_dir
-
     if args.schema:
         import json
 
@@ -82,11 +84,9 @@ def _inventory_command(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
         return EXIT_OK
-    if not args.stack:
-        raise UsageError("inventory needs --stack (or --schema)")
-    root = stack_dir()
-    target, lines = refresh(args.stack, root, Path(args.out) if args.out else None)
-    print(f"inventory of {args.stack} written to {target}")
+    stack = one_stack(args, args.project)
+    target, lines = refresh(stack, args.project, Path(args.out) if args.out else None)
+    print(f"inventory of {stack} written to {target}")
     for line in lines or ["  no change"]:
         print(line)
     sys.stdout.flush()
@@ -96,11 +96,16 @@ def _inventory_command(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "inventory", help="refresh inventory/<stack>.yaml (what already runs) from the account, read-only",
+        formatter_class=HELP_FORMATTER,
         description="Read what runs in the Cloudflare account (Workers with their custom domains, routes, "
                     "workers.dev state and queue consumers; KV, D1, queues, R2 buckets, tunnels, DNS records) and "
-                    f"write this stack's share to inventory/<stack>.yaml. Needs {TOKEN_VARIABLE}: a read-only token "
-                    f"({READ_PERMISSIONS}). Only GET requests are made.")
-    parser.add_argument("--stack", choices=STACKS, help="the stack whose inventory to refresh")
+                    f"write this stack's share to inventory/<stack>.yaml. Needs {TOKEN_VARIABLE}: a read-only token\n"
+                    f"({READ_PERMISSIONS}). Only GET requests are made.",
+        epilog=epilog(["CLOUDFLARE_API_TOKEN=<read-only token> chittyos-edge inventory -s production",
+                       "chittyos-edge inventory -s staging --out /tmp/staging.yaml",
+                       "chittyos-edge inventory --schema > schemas/inventory.schema.json"],
+                      ["0  written", "2  usage error: no token, the API refused, unknown stack"]))
+    add_stack(parser, repeatable=False, what="the stack whose inventory to refresh")
     parser.add_argument("--out", metavar="FILE", help="write here instead of inventory/<stack>.yaml")
     parser.add_argument("--schema", action="store_true",
                         help="print the inventory file's JSON Schema (schemas/inventory.schema.json) and exit")

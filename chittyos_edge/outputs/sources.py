@@ -49,12 +49,26 @@ def parse_outputs(raw: Any, *, stack: str, origin: str) -> StackOutputs:
     return outputs
 
 
-def from_plan(stack: str) -> StackOutputs:
-    """Outputs of the offline plan (ids are the plan's: adopted ids are real, the rest are stand-ins)."""
+def from_plan(stack: str, project: Any = None) -> StackOutputs:
+    """Outputs of the offline plan of `project` (a `Project`; default: the one the working directory
+    is in). Adopted ids are real; every id the plan made up is listed in `standIns`."""
     from ..plan import make_plan
+    from ..plan.mocks import stand_in_values
 
-    plan = make_plan(stack)
-    return parse_outputs(plan["outputs"], stack=stack, origin=f"offline plan of {stack}")
+    plan = make_plan(stack, project=project)
+    made_up: set[str] = set().union(*(stand_in_values(record) for record in plan["resources"]))
+    raw = dict(plan["outputs"])
+    raw["standIns"] = sorted(_paths_of(raw, made_up))
+    return parse_outputs(raw, stack=stack, origin=f"offline plan of {stack}")
+
+
+def _paths_of(value: Any, wanted: set[str], path: str = "") -> list[str]:
+    """Dotted paths of the string leaves of `value` that are in `wanted`."""
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items() for found in _paths_of(item, wanted, f"{path}.{key}" if path else key)]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _paths_of(item, wanted, f"{path}[{i}]")]
+    return [path] if isinstance(value, str) and value in wanted else []
 
 
 def from_json_text(text: str, *, stack: str, origin: str = "stdin") -> StackOutputs:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..project import Project
 from .runtime import PlanError, dump_plan, run_plan, runtime_config
 from .summary import summarize
 
 
-def make_plan(stack: str, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Plan one stack. Bad config surfaces as ConfigError (the program's RunError is unwrapped)."""
+def make_plan(stack: str, file_config: dict[str, Any] | None = None,
+              project: Project | None = None) -> dict[str, Any]:
+    """Plan one stack of `project` (default: the one the working directory is in). Bad config
+    surfaces as ConfigError (the program's RunError is unwrapped)."""
     import pulumi
 
     from ..config import ConfigError
 
     try:
-        return run_plan(stack, file_config=file_config)
+        return run_plan(stack, project=project, file_config=file_config)
     except pulumi.RunError as error:
         raise ConfigError(str(error).splitlines()) from None
 

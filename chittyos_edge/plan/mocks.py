@@ -77,6 +77,12 @@ class PlanMocks(Mocks):
             state.update(computed(urn, rid, inputs))
         return state
 
+    def outputs_of(self, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(id, outputs) this mock answered for a plan's resource record (custom resources)."""
+        import_id = record.get("importId") or ""
+        rid = self.resource_id(record["urn"], record["type"], record["inputs"], import_id)
+        return rid, self.resource_state(record["urn"], record["type"], rid, dict(record["inputs"]))
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:  # pragma: no cover - unused
         raise NotImplementedError("the capturing monitor answers registrations itself")
 
@@ -87,6 +93,21 @@ class PlanMocks(Mocks):
             raise KeyError(f"the offline plan has no answer for invoke {args.token}; add one to "
                            "chittyos_edge/plan/mocks.py INVOKES")
         return answer(self, args.args)
+
+
+def stand_in_values(record: dict[str, Any]) -> set[str]:
+    """The values the offline plan made up for one resource in place of Cloudflare's: its id, unless
+    it was adopted (imported: the id is real) or is one of its own inputs (a name), and every
+    computed output not equal to a real id. Secret placeholders are not ids and are left out."""
+    if not record.get("custom"):
+        return set()
+    rid, state = PlanMocks(zone_name="").outputs_of(record)
+    real = {rid} if record.get("importId") else set()
+    given = {value for value in record["inputs"].values() if isinstance(value, str)}
+    made_up = {rid} - real - given
+    made_up |= {value for key, value in state.items() if key not in record["inputs"] and isinstance(value, str)
+                and value not in real and not value.startswith("[secret")}
+    return made_up
 
 
 def _get_zone(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:

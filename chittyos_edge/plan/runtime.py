@@ -8,34 +8,17 @@ marked secret, so the program runs exactly as it would under `pulumi up`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from .. import PROJECT, STACKS
+from .. import PROJECT
 from ..config import ConfigError, parse_stack_config, required_secrets
+from ..project import Project
 from .capture import CapturingMonitor
 from .mocks import PlanMocks
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLAN_FORMAT_VERSION = 1
-
-# Where stack files are read from; `chittyos-edge --project-dir DIR` changes it for one run.
-_stack_dir = PROJECT_ROOT
-
-
-def set_stack_dir(path: Path) -> Path:
-    """Read stack files from `path` from now on; returns the folder used before."""
-    global _stack_dir
-    if not path.is_dir():
-        raise PlanError(f"--project-dir {path}: not a directory")
-    previous, _stack_dir = _stack_dir, path
-    return previous
-
-
-def stack_dir() -> Path:
-    return _stack_dir
 
 
 class PlanError(Exception):
@@ -46,19 +29,16 @@ def placeholder(path: str) -> str:
     return f"[secret:{path}]"
 
 
-def read_stack_file(stack: str, root: Path | None = None) -> dict[str, Any]:
-    root = root or _stack_dir
-    if stack not in STACKS:
-        raise PlanError(f"unknown stack {stack!r}; choose one of: {', '.join(STACKS)}")
-    path = root / f"Pulumi.{stack}.yaml"
+def read_stack_file(stack: str, project: Project | None = None) -> dict[str, Any]:
+    """The `config:` mapping of the project's `Pulumi.<stack>.yaml` (unknown stacks are refused)."""
+    project = project or Project.discover()
+    path = project.stack_file(project.stack(stack))
     try:
         document = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise PlanError(f"{path.name} not found in {root}") from None
     except yaml.YAMLError as error:
         raise PlanError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
+    config = (document.get("config") if isinstance(document, dict) else None) or {}
+    if not isinstance(config, dict) or not isinstance(document, dict):
         raise PlanError(f"{path.name}: 'config' must be a mapping of '<namespace>:<key>' to values")
     return config
 
@@ -82,14 +62,14 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node.setdefault(parts[-1], value)
 
 
-def runtime_config(stack: str, root: Path | None = None,
+def runtime_config(stack: str, project: Project | None = None,
                    file_config: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The config map and secret keys the engine would hand the program, secrets as placeholders.
 
     `file_config` replaces the stack file's `config:` mapping (tests plan variations with it).
     """
     if file_config is None:
-        file_config = read_stack_file(stack, root)
+        file_config = read_stack_file(stack, project)
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -123,18 +103,23 @@ def _reset_runtime() -> None:
 
 
 def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
-             root: Path | None = None, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Plan one stack: returns the plan document (see README, 'The plan format')."""
+             project: Project | None = None, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Plan one stack of `project` (default: the one the working directory is in); returns the plan
+    document (see README, 'The plan format'). `program` replaces the real one (tests)."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    project = project or Project.discover()
     if program is None:
-        from ..program import main as program
+        from ..program import main
 
-    config, secret_keys = runtime_config(stack, root, file_config)
+        def program() -> dict[str, Any]:
+            return main(project)
+
+    config, secret_keys = runtime_config(stack, project, file_config)
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
     mocks = PlanMocks(zone_name=zone)
     monitor = CapturingMonitor(mocks)
