@@ -1,8 +1,8 @@
 """What a stack adopts (imports as it runs today), listed once for every check that needs it.
 
 An adopted resource is imported by id and keeps its live name. The checks built on this list:
-- within one stack (config validation): an id is adopted once; production adopts nothing named
-  for staging;
+- within one stack (config validation): an id is adopted once (`config.uniqueness`); production
+  adopts nothing named for staging;
 - across stacks (preflight, reads the other stack file and the inventories): staging adopts
   nothing production owns, production nothing staging owns;
 - the gate's collision rule (`chittyos_edge.gate.collisions`) names the key that adopts a live object.
@@ -63,15 +63,10 @@ def named_for(name: str | None, environment: str) -> bool:
 
 
 def problems_within(settings: "StackConfig") -> list[str]:
-    """Adoption rules one stack file can break on its own: one line per problem, naming the key."""
+    """Adoption rules one stack file can break on its own (an id adopted twice is one of the stack's
+    uniqueness rules, `chittyos_edge.config.uniqueness`): one line per problem, naming the key."""
     problems: list[str] = []
-    seen: dict[tuple[str, str], str] = {}
     for item in adopted(settings):
-        if (item.kind, item.id) in seen:
-            problems.append(f"{item.key}: {item.id!r} is already adopted by {seen[item.kind, item.id]}; a live "
-                            "object is adopted once (two entries would manage one resource)")
-        else:
-            seen[item.kind, item.id] = item.key
         if settings.is_production and named_for(item.name, "staging"):
             problems.append(f"{item.key}: production adopts {item.name!r}, which is named for staging; "
                             "adopt it in the staging stack file, never in production")

@@ -30,8 +30,9 @@ def _plan_command(args: argparse.Namespace) -> int:
     to_stdout = args.out == "-"
     # With `--out -` stdout carries the plan JSON alone: the summary goes to stderr.
     report = sys.stderr if to_stdout else sys.stdout
-    for stack in stacks:
-        plan = make_plan(stack, project=args.project)
+    # Every stack is planned before anything is written: a config error in one leaves no file behind.
+    plans = {stack: make_plan(stack, project=args.project) for stack in stacks}
+    for stack, plan in plans.items():
         text = dump_plan(plan)
         target = None if to_stdout else (
             Path(args.out) if args.out else (Path(args.out_dir) / f"{stack}.json" if args.out_dir else None))
@@ -39,12 +40,22 @@ def _plan_command(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
             sys.stdout.flush()
         elif target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            _write_whole(target, text)
         print(summarize(plan), file=report)
         if target:
             print(f"  written to {target}", file=report)
     return EXIT_OK
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write `target` whole or not at all (a reader never sees half a plan)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _version() -> str:
@@ -97,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .gate import register as register_gate
 
     register_gate(commands)
+
+    # -- diff command (register here) --
+    from .diff import register as register_diff
+
+    register_diff(commands)
 
     # -- outputs command (register here) --
     from .outputs import register as register_outputs

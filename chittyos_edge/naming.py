@@ -8,6 +8,7 @@ resource imported as it exists keeps the name it has (an import whose name diffe
 from __future__ import annotations
 
 from .config.base import Environment
+from .config.errors import shown
 
 # Cloudflare's limits for the names built here.
 _LIMITS = {
@@ -34,8 +35,8 @@ def physical_name(kind: str, logical: str, environment: Environment | str, *, se
     name = f"{logical}{separator}{env}"
     limit = _LIMITS[kind]
     if len(name) > limit:
-        raise NameTooLong(f"{kind} name {name!r} is {len(name)} characters; Cloudflare allows {limit}: "
-                          f"shorten {logical!r}")
+        raise NameTooLong(f"{kind} name {shown(name)} is {len(name)} characters; Cloudflare allows {limit}: "
+                          f"shorten {shown(logical)}")
     return name
 
 

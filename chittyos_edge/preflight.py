@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Callable
 
 from . import PROJECT, d1_migrations, naming
 from .adoption import adopted, named_for
 from .config import ConfigError, StackConfig
+from .config.errors import cut_key
 from .config.services import CodeSource
 from .project import Project
 
@@ -36,18 +38,20 @@ def check_deployable(settings: StackConfig, project: Project, source: str) -> No
             problems.append(f"{prefix}{key_path}: {error}")
 
     for key in settings.kv_namespaces:
-        name_ok(f"kvNamespaces.{key}", lambda key=key: naming.kv_title(key, env))
+        name_ok(f"kvNamespaces.{cut_key(key)}", lambda key=key: naming.kv_title(key, env))
     for key in settings.queues:
-        name_ok(f"queues.{key}", lambda key=key: naming.queue_name(key, env))
+        name_ok(f"queues.{cut_key(key)}", lambda key=key: naming.queue_name(key, env))
     for key in settings.r2_buckets:
-        name_ok(f"r2Buckets.{key}", lambda key=key: naming.bucket_name(key, env))
+        name_ok(f"r2Buckets.{cut_key(key)}", lambda key=key: naming.bucket_name(key, env))
     for key, database in settings.d1_databases.items():
-        name_ok(f"d1Databases.{key}", lambda key=key: naming.database_name(key, env))
+        name_ok(f"d1Databases.{cut_key(key)}", lambda key=key: naming.database_name(key, env))
         if database.migrations:
             try:
                 d1_migrations.load_directory(project.path(database.migrations.directory))
             except d1_migrations.MigrationError as error:
                 problems.append(f"{prefix}d1Databases.{key}.migrations.directory: {error}")
+
+    _edge_names(settings, name_ok)
 
     hosts = {host.host_service: (key, host) for key, host in settings.durable_objects.items()}
     for key, service in settings.services.items():
@@ -77,6 +81,28 @@ def check_deployable(settings: StackConfig, project: Project, source: str) -> No
     problems += _adoption_problems(settings, project, prefix)
     if problems:
         raise ConfigError(problems)
+
+
+def _edge_names(settings: StackConfig, name_ok: Callable[[str, Callable[[], str]], None]) -> None:
+    """The names the edge components build from config keys (tunnel, Access, checks, alerts, pools)."""
+    env = settings.environment
+    if settings.tunnel:
+        tunnel = settings.tunnel
+        name_ok("tunnel.name", lambda: naming.tunnel_name(tunnel.name, env))
+        for role in ("machines", "people"):
+            name_ok("tunnel.name", lambda role=role: naming.label(f"{tunnel.name}-{role}", env))
+        for i, token in enumerate(tunnel.access.service_tokens):
+            name_ok(f"tunnel.access.serviceTokens[{i}]", lambda token=token: naming.label(f"{tunnel.name}-{token}", env))
+    for i, check in enumerate(settings.monitoring.health_checks):
+        name_ok(f"monitoring.healthChecks[{i}].name", lambda check=check: naming.label(check.name, env))
+    for i, alert in enumerate(settings.monitoring.alerts):
+        name_ok(f"monitoring.alerts[{i}].name", lambda alert=alert: naming.label(alert.name, env))
+    lb = settings.load_balancing
+    if lb.enabled:
+        if lb.hostname:
+            name_ok("loadBalancing.hostname", lambda: naming.label(f"{lb.hostname}-monitor", env))
+        for key in lb.pools:
+            name_ok(f"loadBalancing.pools.{cut_key(key)}", lambda key=key: naming.label(key, env))
 
 
 def is_reference_bundle(path: Path) -> bool:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-import yaml
 
+from chittyos_edge.config.stack_file import load_stack_file
 from chittyos_edge.plan import make_plan
 from chittyos_edge.project import Project
 
@@ -29,8 +29,8 @@ def copy_project(dest: Path) -> Project:
 
 
 def stack_file_config(stack: str) -> dict[str, Any]:
-    """A fresh, mutable copy of a stack file's `config:` mapping."""
-    return copy.deepcopy(yaml.safe_load(PROJECT.stack_file(stack).read_text())["config"])
+    """A fresh, mutable copy of a stack file's `config:` mapping (read by the strict loader)."""
+    return copy.deepcopy(load_stack_file(PROJECT.stack_file(stack)).config)
 
 
 @pytest.fixture(scope="session")

@@ -204,5 +204,18 @@ def test_an_id_is_adopted_once_in_a_stack():
         config["chittyos-edge:kvNamespaces"]["chittyops-sessions"]["adopt"] = {"id": "ea43bc974b894701a069e4804be765ba"}
 
     problems = config_problems("production", twice)
-    assert any("kvNamespaces.chittyops-sessions.adopt.id: 'ea43bc974b894701a069e4804be765ba' is already adopted by "
-               "kvNamespaces.chittyconnect-idempotency.adopt.id" in p for p in problems), problems
+    assert any("kvNamespaces.chittyops-sessions.adopt.id:" in p and "ea43bc974b894701a069e4804be765ba" in p
+               and "already used at kvNamespaces.chittyconnect-idempotency.adopt.id" in p for p in problems), problems
+
+
+def test_a_worker_is_adopted_once_in_a_stack():
+    from tests.conftest import config_problems
+
+    def twice(config):
+        services = config["chittyos-edge:services"]
+        services["project-awareness"]["adopt"] = {"scriptName": "chittyconnect"}
+        services["project-awareness"]["code"] = {"source": "live", "reason": "a test"}
+
+    problems = config_problems("production", twice)
+    assert any("services.project-awareness.adopt.scriptName:" in p
+               and "already used at services.chittyconnect.adopt.scriptName" in p for p in problems), problems

@@ -91,4 +91,4 @@ def test_an_unknown_field_in_a_rule_is_a_config_error():
     def typo(c):
         c["chittyos-edge:edgeSecurity"]["wafCustomRules"][0]["expression"] = 'http.request.uri.paths eq "/x"'
     (problem,) = config_problems("production", typo)
-    assert "wafCustomRules[0] (session_integrity).expression" in problem and "http.request.uri.paths" in problem
+    assert "wafCustomRules[0].expression: (session_integrity)" in problem and "http.request.uri.paths" in problem

@@ -62,14 +62,15 @@ def test_binding_to_an_undeclared_store_is_refused():
     def bad(c):
         c[f"{PREFIX}services"]["chittyconnect"]["bindings"]["kv"]["IDEMP_KV"] = "chittyconnect-idempotensy"
     (problem,) = problems_of("staging", bad)
-    assert "services.chittyconnect.bindings.kv.IDEMP_KV refers to kvNamespaces 'chittyconnect-idempotensy'" in problem
+    assert "services.chittyconnect.bindings.kv.IDEMP_KV: refers to kvNamespaces 'chittyconnect-idempotensy'" in problem
+    assert "did you mean 'chittyconnect-idempotency'?" in problem
 
 
 def test_staging_may_not_own_zone_wide_singletons():
     def bad(c):
         c[f"{PREFIX}edgeSecurity"] = stack_file_config("production")[f"{PREFIX}edgeSecurity"]
     (problem,) = problems_of("staging", bad)
-    assert "edgeSecurity holds zone-wide singletons owned by the production stack" in problem
+    assert "chittyos-edge:edgeSecurity: holds zone-wide singletons owned by the production stack" in problem
 
 
 def test_production_refuses_wildcard_cors_and_unprotected_data():
@@ -78,9 +79,9 @@ def test_production_refuses_wildcard_cors_and_unprotected_data():
         c[f"{PREFIX}dataProtection"]["protect"] = False
     problems = problems_of("production", bad)
     assert problems == [
-        "Pulumi.production.yaml: dataProtection.protect and dataProtection.retainOnDelete must be true in production",
-        "Pulumi.production.yaml: r2Buckets.chittyops-project-data.cors.ai-platforms: '*' origin is not allowed in "
-        "production; list the exact origins",
+        "Pulumi.production.yaml: chittyos-edge:dataProtection.protect: must be true in production",
+        "Pulumi.production.yaml: chittyos-edge:r2Buckets.chittyops-project-data.cors[0].allowedOrigins: '*' origin "
+        "(ai-platforms) is not allowed in production; list the exact origins",
     ]
 
 

@@ -141,7 +141,8 @@ DELETE_STEPS = ({"tag": "v2", "newSqliteClasses": ["LegacyDO"]}, {"tag": "v3", "
 
 
 def test_deleting_a_class_in_production_is_refused_without_acknowledgement():
-    with pytest.raises(ConfigError, match=r"durableObjects.session-state deletes \['LegacyDO'\].*acknowledgeDeletedClasses"):
+    with pytest.raises(ConfigError, match=r"durableObjects.session-state.migrations\[2\].deletedClasses: deletes \['LegacyDO'\]"
+                       r".*acknowledgeDeletedClasses"):
         plan_with("production", _add_steps(*DELETE_STEPS, stack="production"))
 
 

@@ -181,7 +181,7 @@ def test_no_cache_rule_targets_a_worker_served_path(production):
                                                       "expression": 'starts_with(http.request.uri.path, "/static/")',
                                                       "cache": True, "services": ["project-awareness"]}]
     (problem,) = problems("production", add)
-    assert "edgeSecurity.cacheRules[0] (static_assets)" in problem and "answered by a Worker" in problem
+    assert "edgeSecurity.cacheRules[0]: (static_assets)" in problem and "answered by a Worker" in problem
 
 
 def test_the_seeds_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
@@ -233,24 +233,24 @@ def test_pro_plan_refuses_enterprise_and_business_features():
         c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["expression"] = (
             '(http.request.uri.path contains "/sessions/" and cf.waf.score lt 20)')
     found = problems("production", pro_with_waf_score)
-    waf = [p for p in found if "edgeSecurity.wafCustomRules[0] (session_integrity).expression" in p]
+    waf = [p for p in found if "edgeSecurity.wafCustomRules[0].expression: (session_integrity)" in p]
     assert waf and "cf.waf.score" in waf[0] and "Enterprise plan" in waf[0] and "Pro plan" in waf[0]
     # Pro also lacks the five rate-limit rules and the user agent in a rate-limit expression.
     assert any("edgeSecurity.rateLimits: 5 rate limiting rules" in p and "Business plan or higher" in p for p in found)
-    assert any("rateLimits[0] (ai_platform_verification).expression" in p and "http.user_agent" in p for p in found)
+    assert any("rateLimits[0].expression: (ai_platform_verification)" in p and "http.user_agent" in p for p in found)
 
 
 def test_enterprise_only_timeout_is_refused_naming_it():
     def timeout(c):
         c[f"{PREFIX}edgeSecurity"]["rateLimits"][0]["mitigationTimeout"] = 600
     (problem,) = problems("production", timeout)
-    assert "edgeSecurity.rateLimits[0] (ai_platform_verification).mitigationTimeout" in problem
+    assert "edgeSecurity.rateLimits[0].mitigationTimeout: (ai_platform_verification)" in problem
     assert "Enterprise plan" in problem and "managed_challenge" in problem
 
     def block_600(c):
         c[f"{PREFIX}edgeSecurity"]["rateLimits"][2]["mitigationTimeout"] = 600
     (problem,) = problems("production", block_600)
-    assert "rateLimits[2] (auth_endpoints).mitigationTimeout" in problem and "600 s" in problem
+    assert "rateLimits[2].mitigationTimeout: (auth_endpoints)" in problem and "600 s" in problem
 
 
 def test_enterprise_plan_accepts_them():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable
@@ -119,7 +120,7 @@ def test_a_mutated_production_plan_fails_the_gate(capsys, tmp_path, production, 
     mutate(plan)
     code, out, err = gate(capsys, "--plan", write(tmp_path, "production.json", plan), "--format", "github")
     assert code == 1, out + err
-    assert f"::error file=Pulumi.production.yaml,title={rule_id}::" in out
+    assert re.search(rf"^::error file=Pulumi\.production\.yaml(,line=\d+)?,title={rule_id}::", out, re.M), out
 
 
 def test_a_staging_kv_id_in_production_fails_the_gate(capsys, tmp_path, production, staging):
@@ -284,7 +285,7 @@ def test_markdown_and_table_name_rule_resource_and_fix(failing_report):
     from chittyos_edge.gate.formats import render
 
     markdown = render(failing_report, "markdown")
-    assert markdown.startswith("### ❌ Policy gate: FAIL") and "`CF-TLS-001`" in markdown
+    assert markdown.startswith("### ❌ Policy gate failed") and "`CF-TLS-001`" in markdown
     assert "How to fix" in markdown and "minTlsVersion" in markdown
     table = render(failing_report, "table")
     assert "MANDATORY  CF-TLS-001" in table and table.rstrip().endswith(

@@ -206,7 +206,7 @@ def test_staging_may_not_check_production_hostnames():
     def foreign(c):
         c[f"{PREFIX}monitoring"]["healthChecks"][0]["hostname"] = "project-awareness.chitty.cc"
     found = problems("staging", foreign)
-    assert any("monitoring.healthChecks[0] (project-awareness-health).hostname" in p
+    assert any("monitoring.healthChecks[0].hostname" in p and "(project-awareness-health)" in p
                and "not served by this stack" in p for p in found)
 
 
@@ -215,7 +215,8 @@ def test_zone_wide_alerts_belong_to_production():
         c[f"{PREFIX}monitoring"]["alerts"].append(
             {"name": "edge-errors", "alertType": "http_alert_edge_error", "severity": "warning"})
     found = problems("staging", add)
-    assert any("monitoring.alerts[2] (edge-errors).alertType" in p and "production declares it" in p for p in found)
+    assert any("monitoring.alerts[2].alertType" in p and "(edge-errors)" in p and "production declares it" in p
+               for p in found)
 
 
 def test_an_alert_needs_a_destination():
@@ -229,4 +230,4 @@ def test_unknown_health_check_region_names_the_valid_ones():
     def apac(c):
         c[f"{PREFIX}monitoring"]["healthChecks"][0]["regions"] = ["APAC"]
     (problem,) = problems("production", apac)
-    assert "monitoring.healthChecks[0].regions" in problem and "SEAS and NEAS" in problem
+    assert "monitoring.healthChecks[0].regions[0]" in problem and "SEAS and NEAS" in problem

@@ -161,7 +161,7 @@ def test_cli_stdin_with_show_secrets_prints_the_secret(monkeypatch, capsys, prod
     assert "CHITTYCONNECT_D1_DB_ID=39f76706-5d67-401f-b1bf-9a212de4da0b" in lines
 
 
-def test_cli_errors_are_one_line_and_exit_2(monkeypatch, capsys):
+def test_cli_errors_are_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("PULUMI_STACK", raising=False)
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
@@ -170,8 +170,10 @@ def test_cli_errors_are_one_line_and_exit_2(monkeypatch, capsys):
     assert err.startswith("chittyos-edge: error: stdin: not JSON") and err.count("\n") == 1
     assert cli.main(["outputs", "--format", "env"]) == 2
     assert "--stack is required" in capsys.readouterr().err
-    # the default source is the deployed stack's state: without a backend, say how to name one
-    assert cli.main(["outputs", "--stack", "staging"]) == 2
+    # the default source is the deployed stack's state: in a project whose Pulumi.yaml names no
+    # backend, without --backend or $PULUMI_BACKEND_URL, say how to name one
+    (tmp_path / "Pulumi.yaml").write_text("name: chittyos-edge\nruntime: python\n")
+    assert cli.main(["-C", str(tmp_path), "outputs", "--stack", "staging"]) == 2
     err = capsys.readouterr().err
     assert "--backend URL or set PULUMI_BACKEND_URL" in err and "--source plan" in err and err.count("\n") == 1
     assert cli.main(["outputs", "--stack", "staging", "--stdin", "--source", "plan"]) == 2

@@ -135,7 +135,9 @@ def test_cli_typo_exits_2_with_one_line_naming_the_key(tmp_path, capsys):
     code = cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == ["chittyos-edge: error: Pulumi.staging.yaml: chittyos-edge:queues.github-events."
+    lines = (tmp_path / "Pulumi.staging.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip() == "messageRetentionPeriode: 3600")
+    assert err == [f"chittyos-edge: error: Pulumi.staging.yaml:{line}: chittyos-edge:queues.github-events."
                    "messageRetentionPeriode: unknown key; did you mean 'messageRetentionPeriod'?"]
 
 
@@ -161,7 +163,7 @@ def test_cli_missing_stack_file_and_malformed_yaml_exit_2(tmp_path, capsys):
     assert "unknown stack 'staging'; this project's stacks are none" in capsys.readouterr().err
     (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  chittyos-edge:zone: [unclosed\n")
     assert cli.main(["-C", str(tmp_path), "plan", "--stack", "staging"]) == 2
-    assert "Pulumi.staging.yaml is not valid YAML" in capsys.readouterr().err
+    assert "Pulumi.staging.yaml:3:1: not valid YAML" in capsys.readouterr().err
 
 
 def test_cli_out_with_two_stacks_is_a_usage_error(tmp_path, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+from pathlib import Path
 
 import boto3
 import pytest
@@ -181,3 +182,23 @@ def test_backend_url_is_the_pulumi_login_url():
     location = parse_backend_url("s3://state/team/edge?endpoint=abc123.r2.cloudflarestorage.com&region=auto")
     assert (location.bucket, location.prefix, location.region) == ("state", "team/edge/", "auto")
     assert location.endpoint == "https://abc123.r2.cloudflarestorage.com" and location.path_style
+
+
+def test_the_default_backend_is_the_one_pulumi_yaml_names(monkeypatch, capsys):
+    import yaml
+
+    from chittyos_edge.outputs import sources
+
+    seen = {}
+
+    def read(url: str, *, stack: str):
+        seen.update(url=url, stack=stack)
+        raise OutputsError("stop here")
+
+    monkeypatch.setattr(sources, "from_backend", read)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    code = cli.main(["outputs", "--stack", "production"])
+    assert code == 2 and "stop here" in capsys.readouterr().err
+    declared = yaml.safe_load((Path(__file__).resolve().parents[1] / "Pulumi.yaml").read_text())["backend"]["url"]
+    assert seen == {"url": declared, "stack": "production"}
+    assert parse_backend_url(declared).bucket == BUCKET

@@ -8,8 +8,10 @@ only package registries cannot do.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,20 +53,98 @@ def _workflow() -> dict:
     return yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
 
 
+def zizmor(folder: Path) -> list[dict]:
+    """zizmor's findings (JSON) over a folder of workflows, offline."""
+    executable = Path(sys.executable).parent / "zizmor"
+    assert executable.exists(), "zizmor comes with the test extras: pip install -e '.[test]'"
+    done = subprocess.run([str(executable), "--offline", "--format", "json", str(folder)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_zizmor_finds_nothing():
+    findings = zizmor(ROOT / ".github" / "workflows")
+    assert findings == [], [(f["ident"], f["desc"]) for f in findings]
+
+
+def test_zizmor_does_catch_mistakes(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "bad.yml").write_text("on: pull_request\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+                                    "    steps:\n      - uses: actions/checkout@v4\n")
+    assert {"unpinned-uses", "artipacked"} <= {f["ident"] for f in zizmor(folder)}
+
+
+def _steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_commit_with_a_version_comment(path):
+    uses = [line.strip() for line in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", line)]
+    assert uses
+    for line in uses:
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
+    checkouts = [s for s in _steps(yaml.safe_load(path.read_text())) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(s["with"]["persist-credentials"] is False for s in checkouts)
+
+
+def test_dependabot_keeps_the_pins_current():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert {"github-actions", "pip"} <= {u["package-ecosystem"] for u in config["updates"]}
+
+
 def test_every_pull_request_is_tested_and_gated_offline():
     workflow = _workflow()
     assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
-    steps = workflow["jobs"]["gate"]["steps"]
-    runs = "\n".join(step.get("run", "") for step in steps)
-    assert ".venv/bin/python -m pytest" in runs
-    assert "chittyos-edge gate --stack staging --stack production" in runs
+    assert workflow["permissions"] == {"contents": "read"}
+    test_runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    assert ".venv/bin/python -m pytest" in test_runs
+    gate = workflow["jobs"]["gate"]
+    assert "needs" not in gate  # a failing test never hides the gate's report
+    runs = "\n".join(step.get("run", "") for step in gate["steps"])
+    assert 'chittyos-edge diff "$BASE_SHA" HEAD' in runs and "--write markdown=gate/diff.md" in runs
+    assert 'chittyos-edge gate --stack staging --stack production --diff "$BASE_SHA" HEAD' in runs
     assert "--write markdown=gate/summary.md" in runs and "GITHUB_STEP_SUMMARY" in runs
-    assert "secrets." not in json.dumps(workflow["jobs"]["gate"])  # forks have no secrets: the gate needs none
+    assert next(s for s in gate["steps"] if "gate --stack" in s.get("run", ""))["if"] == "${{ !cancelled() }}"
+    assert "secrets." not in json.dumps(gate)  # forks have no secrets: the gate needs none
 
 
-def test_the_real_preview_runs_only_with_the_secrets():
+def test_write_tokens_only_in_the_jobs_that_write_and_never_for_forks():
+    jobs = _workflow()["jobs"]
+    writers = {name: job["permissions"] for name, job in jobs.items()
+               if "write" in json.dumps(job.get("permissions", {}))}
+    assert writers == {"code-scanning": {"contents": "read", "actions": "read", "security-events": "write"},
+                       "comment": {"pull-requests": "write"}}
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert all(same_repo in jobs[name]["if"] for name in writers)
+    comment = "\n".join(step.get("run", "") for step in jobs["comment"]["steps"])
+    assert "PATCH" in comment and "POST" in comment and "startswith" in comment  # one comment, found by its marker
+    upload = next(s for s in jobs["code-scanning"]["steps"] if "upload-sarif" in s.get("uses", ""))
+    assert upload["with"]["sarif_file"] == "gate/gate.sarif"
+
+
+def test_the_real_preview_runs_in_its_environment_with_secrets_only_where_needed():
     preview = _workflow()["jobs"]["preview"]
-    assert preview["if"] == "${{ needs.secrets.outputs.available == 'true' }}"
+    assert preview["environment"] == "preview" and "env" not in preview
     assert preview["strategy"]["matrix"]["stack"] == ["staging", "production"]
     command = preview["steps"][-1]["run"]
-    assert "--policy-pack policies" in command and "policies/config/${{ matrix.stack }}.json" in command
+    assert "--policy-pack policies" in command and 'policies/config/$STACK.json' in command
+    with_secrets = [step.get("name") for step in preview["steps"] if "secrets." in json.dumps(step)]
+    assert with_secrets == ["Are the preview secrets set?", preview["steps"][-1]["name"]]
+    install = next(step for step in preview["steps"] if "pulumi/actions@" in step.get("uses", ""))
+    assert install["with"] == {"pulumi-version-file": ".pulumi.version"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+\n?", (ROOT / ".pulumi.version").read_text())
+
+
+def test_one_state_backend_in_the_project_file_the_readme_and_the_workflow():
+    url = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["backend"]["url"]
+    assert url.startswith("s3://chittyos-pulumi-state?endpoint=https://") and url.endswith("&region=auto")
+    readme = (ROOT / "README.md").read_text()
+    workflow_text = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert url in readme and "file://" not in readme and "file://" not in workflow_text
+    assert "PULUMI_ACCESS_TOKEN" not in workflow_text
+    preview = _workflow()["jobs"]["preview"]["steps"][-1]
+    assert '["backend"]["url"]' in preview["run"]  # logs in to the backend Pulumi.yaml names
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"} <= set(preview["env"])

@@ -60,17 +60,28 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, stack: str | None = 
     if problems:
         raise ConfigError(problems)
     try:
-        return StackConfig.model_validate(settings)
+        # Strict, from the JSON form: the file's own types are kept (no `true` for an integer, no
+        # "60" for a number, no "yes" for a boolean), while enums still take their text values.
+        return StackConfig.model_validate_json(json.dumps(settings), strict=True)
     except ValidationError as error:
         raise ConfigError(explain(error, StackConfig, f"{PROJECT}:", source)) from None
 
 
-def _runtime_config() -> tuple[dict[str, Any], set[str]]:
-    """This project's keys as the Pulumi runtime holds them (set in-process, or by the CLI's env)."""
+def _runtime_config(source: str) -> tuple[dict[str, Any], set[str]]:
+    """This project's keys as the Pulumi runtime holds them (set in-process, or by the CLI's env).
+
+    A key in no known namespace (`edgeSecurity` without `chittyos-edge:`, a misspelt namespace) is
+    an error: nothing would read it, so a whole section would silently vanish.
+    """
     from pulumi.runtime import config as runtime_config
+
+    from .stack_file import namespace_problems
 
     merged: dict[str, Any] = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
+    problems = namespace_problems(merged, source)
+    if problems:
+        raise ConfigError(problems)
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
     secret = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
@@ -81,8 +92,8 @@ def _runtime_config() -> tuple[dict[str, Any], set[str]]:
 def load() -> LoadedConfig:
     """Read, validate and return this stack's config; raises ConfigError before any resource exists."""
     stack = pulumi.get_stack()
-    raw, secret_keys = _runtime_config()
     source = f"Pulumi.{stack}.yaml"
+    raw, secret_keys = _runtime_config(source)
     settings = parse_stack_config(raw, source, stack)
     decoded = {k: _decode(raw[k]) for k in SECRET_KEYS if k in raw}
     secrets = read_secrets(settings, decoded, lambda key: key in secret_keys, stack, PROJECT)

@@ -9,16 +9,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .. import rules_language
-from .base import ConfigModel, Environment, Hostname
 from . import plans
+from .base import AlertType, ConfigModel, Environment, HealthCheckRegion, Hostname, LbCheckRegion, LbRegion
+from .cloudflare_enums import HEALTHCHECK_REGIONS, LB_REGIONS  # noqa: F401 (re-exported)
+from .errors import repeats, shown
 from .plans import ZonePlan, refusal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .stack import StackConfig
-
-HEALTHCHECK_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "IN",
-                       "SEAS", "NEAS", "ALL_REGIONS")
-LB_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS")
 
 
 # ---- secure tunnel -------------------------------------------------------------------------
@@ -66,8 +64,9 @@ class AccessConfig(ConfigModel):
         bad = [v for v in values if not re.match(r"^[a-z0-9][a-z0-9-]{1,40}$", v)]
         if bad:
             raise ValueError(f"service token names must be lower-case letters, digits and '-': {bad}")
-        if len(set(values)) != len(values):
-            raise ValueError(f"service token names must be unique: {values}")
+        repeated = repeats(((f"[{i}]", v) for i, v in enumerate(values)), "service token names")
+        if repeated:
+            raise ValueError("\n".join(repeated))
         return values
 
     @model_validator(mode="after")
@@ -259,12 +258,15 @@ class EdgeSecurityConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _unique_refs(self) -> "EdgeSecurityConfig":
-        refs = [r.ref for r in (*self.waf_custom_rules, *self.managed_rulesets, *self.rate_limits, *self.cache_rules)]
-        repeated = sorted({r for r in refs if refs.count(r) > 1})
-        if repeated:
-            raise ValueError(f"rule refs must be unique across phases, repeated: {repeated}")
-        if SECURITY_HEADERS_REF in refs:
-            raise ValueError(f"ref {SECURITY_HEADERS_REF!r} is reserved for the security-headers rule; rename it")
+        refs = [(f"{key}[{i}].ref", rule.ref)
+                for key, rules in (("wafCustomRules", self.waf_custom_rules), ("managedRulesets", self.managed_rulesets),
+                                   ("rateLimits", self.rate_limits), ("cacheRules", self.cache_rules))
+                for i, rule in enumerate(rules)]
+        problems = repeats(refs, "rule refs (across phases)")
+        problems += [f"{path}: {SECURITY_HEADERS_REF!r} is reserved for the security-headers rule; rename it"
+                     for path, ref in refs if ref == SECURITY_HEADERS_REF]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def phases(self) -> dict[str, list]:
@@ -291,22 +293,14 @@ class HealthCheck(ConfigModel):
     retries: int = Field(2, ge=0, le=5)
     expected_codes: list[str] = Field(default_factory=lambda: ["200"])
     expected_body: str | None = None
-    regions: list[str] = Field(default_factory=lambda: ["WNAM", "ENAM", "WEU"])
+    regions: list[HealthCheckRegion] = Field(default_factory=lambda: ["WNAM", "ENAM", "WEU"],
+                                             description="Where Cloudflare probes from (APAC is SEAS and NEAS).")
     behind_access: bool = Field(False, description="Send the health-check service token (hostname is behind Access).")
     consecutive_fails: int = Field(
         3, ge=1, le=10, description="Failed probes in a row before the check turns unhealthy (the seed's "
                                     "'health_check_failures >= 3'); 1 pages on a single lost probe.")
     consecutive_successes: int = Field(
         3, ge=1, le=10, description="Good probes in a row before the check turns healthy again (no flapping).")
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, values: list[str]) -> list[str]:
-        bad = [v for v in values if v not in HEALTHCHECK_REGIONS]
-        if bad:
-            raise ValueError(f"unknown health-check regions {bad}; valid: {', '.join(HEALTHCHECK_REGIONS)}"
-                             " (APAC is SEAS and NEAS)")
-        return values
 
     @model_validator(mode="after")
     def _timeout(self) -> "HealthCheck":
@@ -336,7 +330,7 @@ RUNBOOK_DIR = "docs/runbooks"
 
 class AlertRoute(ConfigModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    alert_type: str = Field(description="Cloudflare alert type, e.g. health_check_status_notification.")
+    alert_type: AlertType = Field(description="Cloudflare alert type, e.g. health_check_status_notification.")
     severity: Severity = Field(description="critical goes to PagerDuty and Slack, warning to Slack.")
     description: str = ""
     filters: dict[str, list[str]] = Field(
@@ -363,11 +357,11 @@ class MonitoringConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "MonitoringConfig":
-        for kind, names in (("health-check", [c.name for c in self.health_checks]),
-                            ("alert", [a.name for a in self.alerts])):
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise ValueError(f"{kind} names must be unique, repeated: {repeated}")
+        problems = repeats(((f"healthChecks[{i}].name", c.name) for i, c in enumerate(self.health_checks)),
+                           "health-check names")
+        problems += repeats(((f"alerts[{i}].name", a.name) for i, a in enumerate(self.alerts)), "alert names")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def checks_of(self, alert: AlertRoute) -> list[str]:
@@ -398,7 +392,7 @@ class Origin(ConfigModel):
 
 class Pool(ConfigModel):
     origins: list[Origin] = Field(min_length=1)
-    check_regions: list[str] = Field(default_factory=lambda: ["WNAM"])
+    check_regions: list[LbCheckRegion] = Field(default_factory=lambda: ["WNAM"])
     minimum_origins: int = Field(1, ge=1)
 
 
@@ -416,7 +410,7 @@ class LoadBalancingConfig(ConfigModel):
     hostname: Hostname | None = None
     monitor: LbMonitor = Field(default_factory=LbMonitor)
     pools: dict[str, Pool] = Field(default_factory=dict)
-    region_pools: dict[str, list[str]] = Field(default_factory=dict, description="Geo steering: region -> pool keys.")
+    region_pools: dict[LbRegion, list[str]] = Field(default_factory=dict, description="Geo steering: region -> pool keys.")
     default_pools: list[str] = Field(default_factory=list)
     fallback_pool: str | None = None
     session_affinity: Literal["none", "cookie", "ip_cookie"] = "none"
@@ -437,9 +431,6 @@ class LoadBalancingConfig(ConfigModel):
         unknown = sorted(referenced - known)
         if unknown:
             raise ValueError(f"unknown pools {unknown}; declared pools: {sorted(known)}")
-        bad_regions = sorted(set(self.region_pools) - set(LB_REGIONS))
-        if bad_regions:
-            raise ValueError(f"unknown regions {bad_regions}; valid: {', '.join(LB_REGIONS)}")
         return self
 
 
@@ -453,36 +444,37 @@ def edge_problems(config: "StackConfig") -> list[str]:
     checked = {c.hostname for c in monitoring.health_checks}
     for host in public:
         if host not in checked:
-            problems.append(f"monitoring.healthChecks: the public hostname {host!r} has no health check; add one "
-                            f"with hostname: {host}")
+            problems.append(f"monitoring.healthChecks: the public hostname {shown(host)} has no health check; add one "
+                            "with that hostname")
     for i, check in enumerate(monitoring.health_checks):
-        where = f"monitoring.healthChecks[{i}] ({check.name})"
+        where = f"monitoring.healthChecks[{i}]"
         if check.hostname not in public:
-            problems.append(f"{where}.hostname: {check.hostname!r} is not served by this stack "
+            problems.append(f"{where}.hostname: {shown(check.hostname)} ({check.name}) is not served by this stack "
                             f"(its hostnames: {', '.join(public) or 'none'}); check only this stack's hostnames")
         behind = tunnel is not None and check.hostname == tunnel.hostname
         if behind and not check.behind_access:
-            problems.append(f"{where}.behindAccess: {check.hostname} is behind Access, so the check would only "
+            problems.append(f"{where}.behindAccess: {check.hostname} ({check.name}) is behind Access, so the check would only "
                             "ever see the login redirect; set behindAccess: true")
         if check.behind_access:
             if not behind:
-                problems.append(f"{where}.behindAccess: only the tunnel hostname is behind Access; "
+                problems.append(f"{where}.behindAccess: only the tunnel hostname is behind Access ({check.name}); "
                                 "remove behindAccess or point the check at tunnel.hostname")
             elif HEALTHCHECK_SERVICE_TOKEN not in tunnel.access.service_tokens:
-                problems.append(f"{where}.behindAccess needs a service token named {HEALTHCHECK_SERVICE_TOKEN!r}; "
+                problems.append(f"{where}.behindAccess: {check.name} needs a service token named "
+                                f"{HEALTHCHECK_SERVICE_TOKEN!r}; "
                                 f"add it to tunnel.access.serviceTokens")
     for i, alert in enumerate(monitoring.alerts):
-        where = f"monitoring.alerts[{i}] ({alert.name})"
+        where = f"monitoring.alerts[{i}]"
         if not monitoring.destinations(alert.severity):
-            problems.append(f"{where} has no destination: set monitoring.slack: true"
+            problems.append(f"{where}.severity: {alert.name} has no destination; set monitoring.slack: true"
                             + (" or monitoring.pagerduty: true" if alert.severity is Severity.CRITICAL else ""))
         if alert.alert_type not in STACK_SCOPED_ALERTS and not config.is_production:
-            problems.append(f"{where}.alertType: {alert.alert_type} watches the zone or account both stacks share; "
+            problems.append(f"{where}.alertType: {alert.alert_type} ({alert.name}) watches the zone or account both stacks share; "
                             f"production declares it (only {', '.join(STACK_SCOPED_ALERTS)} are per stack)")
         if alert.alert_type == "tunnel_health_event" and tunnel is None:
-            problems.append(f"{where}: tunnel_health_event needs the tunnel section; declare it or remove the alert")
+            problems.append(f"{where}.alertType: tunnel_health_event needs the tunnel section; declare it or remove the alert")
         if alert.alert_type == "health_check_status_notification" and not monitoring.health_checks:
-            problems.append(f"{where}: health_check_status_notification needs monitoring.healthChecks")
+            problems.append(f"{where}.alertType: health_check_status_notification needs monitoring.healthChecks")
         if alert.health_checks is not None:
             names = {c.name for c in monitoring.health_checks}
             if alert.alert_type != "health_check_status_notification":
@@ -491,7 +483,7 @@ def edge_problems(config: "StackConfig") -> list[str]:
             if unknown:
                 problems.append(f"{where}.healthChecks: unknown checks {unknown}; declared: {', '.join(sorted(names))}")
         if alert.alert_type == "load_balancing_health_alert" and not config.load_balancing.enabled:
-            problems.append(f"{where}: load_balancing_health_alert needs loadBalancing.enabled: true")
+            problems.append(f"{where}.alertType: load_balancing_health_alert needs loadBalancing.enabled: true")
     return problems
 
 

@@ -7,13 +7,61 @@ from typing import Any, Callable, Mapping
 
 import pulumi
 
-from .errors import ConfigError
+from .errors import ConfigError, cut_key, shown
 from .stack import StackConfig
 
 WORKER_SECRETS_KEY = "workerSecrets"
 SLACK_WEBHOOK_KEY = "slackWebhookUrl"
 PAGERDUTY_KEY = "pagerdutyIntegrationKey"
 SECRET_KEYS = (WORKER_SECRETS_KEY, SLACK_WEBHOOK_KEY, PAGERDUTY_KEY)
+# The provider's credentials (pulumi_cloudflare/config/vars.py): secrets too when a stack file holds them.
+PROVIDER_SECRET_KEYS = ("cloudflare:apiToken", "cloudflare:apiKey", "cloudflare:apiUserServiceKey")
+
+
+def _is_ciphertext(value: Any) -> bool:
+    """`{secure: <ciphertext>}`: how a stack file holds a value set with `pulumi config set --secret`."""
+    return isinstance(value, Mapping) and set(value) == {"secure"} and isinstance(value["secure"], str)
+
+
+def plain_secret_problems(file_config: Mapping[str, Any], source: str, project: str) -> list[str]:
+    """Every secret key of a stack file's `config:` whose value is not a Pulumi secret, one line each.
+
+    Checked on the file itself, before anything is planned: a secret typed in plain text is in the
+    repository's history already, so it is refused whether or not this stack needs it.
+    """
+    problems = []
+
+    def plain(key_path: str, fix: str) -> None:
+        problems.append(f"{source}: {key_path}: is stored in plain text; remove it from the file, rotate the "
+                        f"value, and {fix}")
+
+    def command(path: str, stack_path: bool = False) -> str:
+        return f"set it with `pulumi config set --secret{' --path' if stack_path else ''} '{path}' <value>`"
+
+    for key in (f"{project}:{SLACK_WEBHOOK_KEY}", f"{project}:{PAGERDUTY_KEY}", *PROVIDER_SECRET_KEYS):
+        if key in file_config and not _is_ciphertext(file_config[key]):
+            plain(key, command(key.split(":", 1)[1] if key.startswith(project + ":") else key))
+    worker_key = f"{project}:{WORKER_SECRETS_KEY}"
+    if worker_key not in file_config:
+        return problems
+    services = file_config[worker_key]
+    shape = (f"a mapping of <service>: {{<SECRET_NAME>: <secret>}}, each set with `pulumi config set --secret "
+             f"--path '{WORKER_SECRETS_KEY}.<service>.<SECRET_NAME>' <value>`")
+    if _is_ciphertext(services) or not isinstance(services, Mapping):
+        problems.append(f"{source}: {worker_key}: is {'one secret' if _is_ciphertext(services) else shown(services)}"
+                        f", not {shape}")
+        return problems
+    for service, names in services.items():
+        service_path = f"{worker_key}.{cut_key(service)}"
+        if _is_ciphertext(names) or not isinstance(names, Mapping):
+            problems.append(f"{source}: {service_path}: is {'one secret' if _is_ciphertext(names) else 'not a mapping'}"
+                            f", not {shape}")
+            continue
+        for name, value in names.items():
+            if not _is_ciphertext(value):
+                path = f"{WORKER_SECRETS_KEY}.{service}.{name}"
+                plain(f"{service_path}.{cut_key(name)}", command(path, stack_path=True))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -77,13 +125,20 @@ def read_secrets(config: StackConfig, raw: Mapping[str, Any], is_secret: Callabl
         else:
             values[spec.path] = value
     worker_raw = raw.get(WORKER_SECRETS_KEY) or {}
-    if isinstance(worker_raw, Mapping):
-        for service_name, names in worker_raw.items():
-            declared = config.services.get(service_name)
-            for name in (names or {}):
-                if declared is None or name not in declared.secrets:
-                    problems.append(f"{project}:{WORKER_SECRETS_KEY}.{service_name}.{name} is set but "
-                                    f"services.{service_name}.secrets does not declare it; declare it or remove it")
+    if not isinstance(worker_raw, Mapping):
+        problems.append(f"{project}:{WORKER_SECRETS_KEY} must be a mapping of <service>: {{<SECRET_NAME>: <secret>}}; "
+                        f"set each with `pulumi config set --secret --path '{WORKER_SECRETS_KEY}.<service>.<NAME>'`")
+        worker_raw = {}
+    for service_name, names in worker_raw.items():
+        declared = config.services.get(service_name)
+        if not isinstance(names, Mapping):
+            problems.append(f"{project}:{WORKER_SECRETS_KEY}.{cut_key(service_name)} must be a mapping of "
+                            "<SECRET_NAME>: <secret>")
+            continue
+        for name in names:
+            if declared is None or name not in declared.secrets:
+                problems.append(f"{project}:{WORKER_SECRETS_KEY}.{cut_key(service_name)}.{cut_key(name)} is set but "
+                                f"services.{cut_key(service_name)}.secrets does not declare it; declare it or remove it")
     if problems:
         raise ConfigError(problems)
 

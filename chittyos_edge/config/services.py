@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import BindingName, CloudflareId, ConfigModel, Hostname, ResourceBaseName
+from .base import (BindingName, CalendarDate, CloudflareId, ConfigModel, CronExpression, Hostname,
+                   ResourceBaseName, hostname_problem)
+from .errors import repeats, shown
 
-_CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
 _ROUTE_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+\.[a-z]{2,63}/\S*$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _BUNDLE_RE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$"
 # The folder of the reference bundles the repo ships (see workers/README.md): staging only.
@@ -160,7 +160,7 @@ class WorkerService(ConfigModel):
     take_over: TakeOver = Field(default_factory=TakeOver)
     access_credentials: AccessCredentials | None = Field(
         None, description="An Access service token of the tunnel, bound as two secret_text bindings.")
-    compatibility_date: str = Field(description="Workers compatibility date, YYYY-MM-DD.")
+    compatibility_date: CalendarDate = Field(description="Workers compatibility date, YYYY-MM-DD (quoted).")
     compatibility_flags: list[str] = Field(default_factory=list)
     vars: dict[BindingName, str] = Field(default_factory=dict, description="Plain-text vars (never secrets).")
     secrets: list[BindingName] = Field(
@@ -173,7 +173,7 @@ class WorkerService(ConfigModel):
         default_factory=list,
         description="Route hosts that get a proxied placeholder record (AAAA 100::) from this program because "
                     "nothing else serves them. A route needs a proxied record for its host.")
-    crons: list[str] = Field(default_factory=list, description="Cron schedules (UTC).")
+    crons: list[CronExpression] = Field(default_factory=list, description="Cron schedules (UTC), Cloudflare's syntax.")
     cpu_ms: int | None = Field(None, ge=10, le=300000, description="CPU limit per invocation in ms.")
     placement: Placement = Placement.SMART
     observability: Observability = Field(default_factory=Observability)
@@ -184,27 +184,19 @@ class WorkerService(ConfigModel):
     queue_consumers: list[QueueConsumer] = Field(default_factory=list)
     health_path: str = Field("/health", description="Path answering {\"status\":\"healthy\"}.")
 
-    @field_validator("compatibility_date")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        if not _DATE_RE.match(value):
-            raise ValueError("use YYYY-MM-DD, e.g. '2025-01-01'")
-        return value
-
-    @field_validator("crons")
-    @classmethod
-    def _crons(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not _CRON_RE.match(value):
-                raise ValueError(f"{value!r} is not a 5-field cron expression, e.g. '0 * * * *'")
-        return values
-
     @field_validator("routes")
     @classmethod
     def _routes(cls, values: list[str]) -> list[str]:
-        for value in values:
+        problems = []
+        for i, value in enumerate(values):
+            host = value.split("/", 1)[0].removeprefix("*.")
             if not _ROUTE_RE.match(value):
-                raise ValueError(f"{value!r} is not a route pattern: '<hostname>/<path>', e.g. 'api.chitty.cc/x/*'")
+                problems.append(f"[{i}]: {shown(value)} is not a route pattern: '<hostname>/<path>', "
+                                "e.g. 'api.chitty.cc/x/*'")
+            elif hostname_problem(host):
+                problems.append(f"[{i}]: the hostname of {shown(value)} {hostname_problem(host)}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return values
 
     @model_validator(mode="after")
@@ -213,6 +205,7 @@ class WorkerService(ConfigModel):
         if overlap:
             raise ValueError(f"{sorted(overlap)} are both vars and secrets; keep secrets out of vars")
         return self
+
 
     @model_validator(mode="after")
     def _code_and_adoption(self) -> "WorkerService":
@@ -277,14 +270,15 @@ class DurableObjectHost(ConfigModel):
     kv_fallback_binding: BindingName = Field(
         "DO_KV_FALLBACK", description="KV binding name of the fallback namespace in the host Worker.")
     snapshots: SnapshotBucket | None = None
-    cleanup_schedule: str | None = Field(None, description="Cron schedule of the cleanup run, added to the host's crons.")
+    cleanup_schedule: CronExpression | None = Field(
+        None, description="Cron schedule of the cleanup run, added to the host's crons.")
 
     @model_validator(mode="after")
     def _history(self) -> "DurableObjectHost":
-        tags = [step.tag for step in self.migrations]
-        duplicates = sorted({t for t in tags if tags.count(t) > 1})
-        if duplicates:
-            raise ValueError(f"migration tags must be unique, repeated: {duplicates}")
+        repeated = repeats(((f"migrations[{i}].tag", step.tag) for i, step in enumerate(self.migrations)),
+                           "migration tags")
+        if repeated:
+            raise ValueError("\n".join(repeated))
         live: set[str] = set()
         for step in self.migrations:
             for cls in step.new_sqlite_classes + step.new_classes:
@@ -303,8 +297,6 @@ class DurableObjectHost(ConfigModel):
         missing = sorted(set(self.classes.values()) - live)
         if missing:
             raise ValueError(f"classes {missing} are bound but no migration creates them; add a step with newSqliteClasses")
-        if self.cleanup_schedule and not _CRON_RE.match(self.cleanup_schedule):
-            raise ValueError(f"cleanupSchedule {self.cleanup_schedule!r} is not a 5-field cron expression")
         return self
 
     def deleted_classes(self) -> list[str]:

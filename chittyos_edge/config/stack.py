@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import CloudflareId, ConfigModel, Environment
+from .base import CloudflareId, ConfigModel, Environment, Hostname
 from .edge import (TUNNEL_OWNER, EdgeSecurityConfig, LoadBalancingConfig, MonitoringConfig, TunnelConfig,
                    edge_problems, plan_problems, scope_problems)
 from .plans import ZonePlan
 from .services import DurableObjectHost, WorkerService
 from .storage import D1Database, KvNamespace, Queue, R2Bucket
+from .errors import closest_key, repeats, shown
+from .uniqueness import uniqueness_problems
 
 
 class Account(ConfigModel):
@@ -17,7 +19,7 @@ class Account(ConfigModel):
 
 
 class Zone(ConfigModel):
-    name: str = Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", description="The zone, e.g. chitty.cc; looked up by name.")
+    name: Hostname = Field(description="The zone, e.g. chitty.cc; looked up by name.")
     plan: ZonePlan = Field(
         description="The zone's Cloudflare plan (free, pro, business, enterprise). Validation refuses rules, "
                     "health checks and alerts the plan does not include (chittyos_edge/config/plans.py).")
@@ -53,15 +55,20 @@ class StackConfig(ConfigModel):
 
     def public_hostnames(self) -> list[str]:
         """Every hostname this stack serves, in declaration order."""
-        names: list[str] = []
-        for service in self.services.values():
-            names.extend(service.custom_domains)
-            names.extend(route.split("/", 1)[0] for route in service.routes)
+        return list(dict.fromkeys(host for _, host in self.hostname_keys()))
+
+    def hostname_keys(self) -> list[tuple[str, str]]:
+        """(key path, hostname) of every hostname this stack serves, in declaration order."""
+        found: list[tuple[str, str]] = []
+        for name, service in self.services.items():
+            found.extend((f"services.{name}.customDomains[{i}]", host) for i, host in enumerate(service.custom_domains))
+            found.extend((f"services.{name}.routes[{i}]", route.split("/", 1)[0])
+                         for i, route in enumerate(service.routes))
         if self.tunnel:
-            names.append(self.tunnel.hostname)
+            found.append(("tunnel.hostname", self.tunnel.hostname))
         if self.load_balancing.enabled and self.load_balancing.hostname:
-            names.append(self.load_balancing.hostname)
-        return list(dict.fromkeys(names))
+            found.append(("loadBalancing.hostname", self.load_balancing.hostname))
+        return found
 
     def served_by_owner(self) -> dict[str, list[str]]:
         """What each service (and 'tunnel') serves: a hostname, or 'host/prefix/' for a Worker route (the
@@ -91,6 +98,7 @@ class StackConfig(ConfigModel):
         problems: list[str] = []
         problems += self._check_references()
         problems += self._check_environment_rules()
+        problems += uniqueness_problems(self)
         problems += self._check_code_and_adoption()
         if not problems:
             # Monitoring rules build on valid hostnames: checked once those are right, so that one
@@ -107,8 +115,9 @@ class StackConfig(ConfigModel):
 
         def need(kind: str, key: str, known: dict, where: str) -> None:
             if key not in known:
-                problems.append(f"{where} refers to {kind} {key!r}, which is not declared "
-                                f"(declared: {sorted(known) or 'none'})")
+                guess = closest_key(key, list(known))
+                hint = f"did you mean {guess!r}?" if guess else f"declared: {', '.join(sorted(known)) or 'none'}"
+                problems.append(f"{where}: refers to {kind} {shown(key)}, which is not declared; {hint}")
 
         for name, service in self.services.items():
             b = service.bindings
@@ -131,10 +140,9 @@ class StackConfig(ConfigModel):
                 need("kvNamespaces", host.kv_fallback, self.kv_namespaces, f"durableObjects.{name}.kvFallback")
             if host.snapshots:
                 need("r2Buckets", host.snapshots.bucket, self.r2_buckets, f"durableObjects.{name}.snapshots.bucket")
-        hosted = [h.host_service for h in self.durable_objects.values()]
-        repeated = sorted({h for h in hosted if hosted.count(h) > 1})
-        if repeated:
-            problems.append(f"services {repeated} host more than one durableObjects entry; merge them into one")
+        problems += repeats(((f"durableObjects.{name}.hostService", host.host_service)
+                             for name, host in self.durable_objects.items()),
+                            "host services (one durableObjects entry per service: merge them)")
         return problems
 
     def _check_code_and_adoption(self) -> list[str]:
@@ -164,37 +172,45 @@ class StackConfig(ConfigModel):
         problems = []
         env = self.environment.value
         zone = self.zone.name
-        for host in self.public_hostnames():
+        seen: set[str] = set()
+        for path, host in self.hostname_keys():
+            if host in seen:
+                continue
+            seen.add(host)
             if not host.endswith("." + zone):
-                problems.append(f"hostname {host!r} is outside the zone {zone!r}")
+                problems.append(f"{path}: hostname {shown(host)} is outside the zone {zone!r}")
                 continue
             first_label = host.split(".", 1)[0]
             if self.is_production and first_label.endswith("-staging"):
-                problems.append(f"production serves the staging hostname {host!r}")
+                problems.append(f"{path}: production serves the staging hostname {shown(host)}")
             if not self.is_production and not first_label.endswith("-staging"):
-                problems.append(f"staging hostname {host!r} must be '<name>-staging.{zone}' so it never collides "
-                                "with production")
+                problems.append(f"{path}: staging hostname {shown(host)} must be '<name>-staging.{zone}' so it never "
+                                "collides with production")
         if self.is_production:
-            if not (self.data_protection.protect and self.data_protection.retain_on_delete):
-                problems.append("dataProtection.protect and dataProtection.retainOnDelete must be true in production")
+            for key, value in (("protect", self.data_protection.protect),
+                               ("retainOnDelete", self.data_protection.retain_on_delete)):
+                if not value:
+                    problems.append(f"dataProtection.{key}: must be true in production")
             for name, bucket in self.r2_buckets.items():
                 if bucket.public_dev_url:
-                    problems.append(f"r2Buckets.{name}.publicDevUrl must be false in production")
-                for rule in bucket.cors:
+                    problems.append(f"r2Buckets.{name}.publicDevUrl: must be false in production")
+                for i, rule in enumerate(bucket.cors):
                     if "*" in rule.allowed_origins:
-                        problems.append(f"r2Buckets.{name}.cors.{rule.id}: '*' origin is not allowed in production; "
-                                        "list the exact origins")
+                        problems.append(f"r2Buckets.{name}.cors[{i}].allowedOrigins: '*' origin ({rule.id}) is not "
+                                        "allowed in production; list the exact origins")
             for name, service in self.services.items():
                 for key, value in service.vars.items():
                     if "CORS" in key and any(part.strip() == "*" for part in value.split(",")):
                         problems.append(f"services.{name}.vars.{key}: '*' origin is not allowed in production")
             for name, host in self.durable_objects.items():
-                unacknowledged = sorted(set(host.deleted_classes()) - set(host.acknowledge_deleted_classes))
-                if unacknowledged:
-                    problems.append(
-                        f"durableObjects.{name} deletes {unacknowledged} (and all their stored data) in production; "
-                        f"list them in durableObjects.{name}.acknowledgeDeletedClasses to accept that")
+                for i, step in enumerate(host.migrations):
+                    unacknowledged = sorted(set(step.deleted_classes) - set(host.acknowledge_deleted_classes))
+                    if unacknowledged:
+                        problems.append(
+                            f"durableObjects.{name}.migrations[{i}].deletedClasses: deletes {unacknowledged} (and all "
+                            f"their stored data) in production; list them in durableObjects.{name}."
+                            "acknowledgeDeletedClasses to accept that")
         elif self.edge_security is not None:
-            problems.append(f"edgeSecurity holds zone-wide singletons owned by the production stack; remove it from "
+            problems.append(f"edgeSecurity: holds zone-wide singletons owned by the production stack; remove it from "
                             f"the {env} stack (production's rules cover the {env} hostnames)")
         return problems

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from ..errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
 from ..usage import HELP_FORMATTER, add_stack, epilog, one_stack, selected_stacks
@@ -35,23 +36,49 @@ def _gate_command(args: argparse.Namespace) -> int:
         raise _usage_error("gate needs at least one --stack, --plan or --state (or PULUMI_STACK)")
     if sum(1 for _, value in files if value == "-") > 1:
         raise _usage_error("only one --plan or --state can read stdin ('-')")
-    writes = []
-    for spec in args.write or []:
-        fmt, _, target = spec.partition("=")
-        if fmt not in FORMATS or not target:
-            raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
-        writes.append((fmt, Path(target)))
-    try:
-        report = run_gate(sources, project=args.project)
-    except (SourceError, PolicyConfigError, PackError) as error:
-        raise _usage_error(str(error)) from None
-    from .formats import render
+    writes = write_targets(args.write, FORMATS)
+    from ..config import ConfigError
+    from ..plan import PlanError
+    from .formats import config_problems, render, render_config_error
 
-    for fmt, target in writes:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(report, fmt))
-    sys.stdout.write(render(report, args.format).rstrip("\n") + "\n")
+    project = args.project
+    root = project.root
+    try:
+        diff = None
+        if args.diff:
+            from ..diff import diff_report
+
+            gated = [s.value for s in sources if s.kind == "stack"]
+            diff = lambda: diff_report(args.diff[0], args.diff[1], gated, project)  # noqa: E731
+        report = run_gate(sources, project=project, diff=diff)
+    except (ConfigError, PlanError, PolicyConfigError, UsageError) as error:
+        # A config error still reaches the PR: every requested format says so, with file and line.
+        problems = config_problems(str(error).splitlines(), root)
+        emit(writes, args.format, lambda fmt: render_config_error(problems, fmt))
+        raise _usage_error(str(error)) from None
+    except (SourceError, PackError) as error:
+        raise _usage_error(str(error)) from None
+    emit(writes, args.format, lambda fmt: render(report, fmt))
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
+
+
+def write_targets(specs: list[str] | None, formats) -> list[tuple[str, Path]]:
+    """`--write FORMAT=FILE` options (gate, diff) as (format, path) pairs."""
+    writes = []
+    for spec in specs or []:
+        fmt, _, target = spec.partition("=")
+        if fmt not in formats or not target:
+            raise _usage_error(f"--write {spec!r}: use FORMAT=FILE with FORMAT one of {', '.join(formats)}")
+        writes.append((fmt, Path(target)))
+    return writes
+
+
+def emit(writes: list[tuple[str, Path]], fmt: str, render_as: Callable[[str], str]) -> None:
+    """Write each `--write` file, then the `--format` output on stdout."""
+    for target_format, target in writes:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_as(target_format))
+    sys.stdout.write(render_as(fmt).rstrip("\n") + "\n")
 
 
 def _readiness_command(args: argparse.Namespace) -> int:
@@ -87,6 +114,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     gate.add_argument("--format", choices=list(FORMATS), default="table", help="output on stdout (default: table)")
     gate.add_argument("--write", action="append", metavar="FORMAT=FILE",
                       help="also write the report in FORMAT to FILE (repeatable), e.g. markdown=summary.md")
+    gate.add_argument("--diff", nargs=2, metavar=("BASE", "HEAD"),
+                      help="also check the change from BASE to HEAD (as `chittyos-edge diff` takes them): a "
+                           "protected resource deleted or replaced is CF-DATA-003")
     gate.set_defaults(handler=_gate_command)
 
     readiness = commands.add_parser(

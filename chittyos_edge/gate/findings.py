@@ -55,6 +55,7 @@ class StackResult:
     origin: str
     resources: int
     policies: int
+    levels: dict[str, str] = field(default_factory=dict)  # policy name -> level in this stack's policy config
 
 
 @dataclass
@@ -65,6 +66,9 @@ class GateReport:
     stacks: list[StackResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     rules: list[dict[str, str]] = field(default_factory=list)
+    diffed: list[str] = field(default_factory=list)  # stacks whose change from a base was checked (--diff)
+    locations: dict[Finding, Any] = field(default_factory=dict)  # finding -> locations.Location
+    seconds: float = 0.0
 
     @property
     def mandatory(self) -> list[Finding]:

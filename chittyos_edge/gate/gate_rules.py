@@ -6,11 +6,14 @@
   config rule (dataProtection must be true in production).
 - CF-ENV-003: "staging and production share no stateful identifier" needs both stacks at once,
   and a policy pack sees one stack.
+- CF-DATA-003: "no change deletes or replaces a protected resource" needs the stack before and after
+  the change (`chittyos-edge diff BASE HEAD`, `gate --diff BASE HEAD`); a pack sees one state.
 - CF-ENV-004: a plan adopts what runs (see `collisions.py`): it needs the inventory of the account
   and the stack file's stated reasons, neither of which reaches a policy.
 
 Their levels come from the same `policies/config/<stack>.json` as the pack's policies (entries
-`stateful-resources-retained` and `stacks-share-no-stateful-identifier`).
+`stateful-resources-retained`, `stacks-share-no-stateful-identifier`, `protected-resources-kept` and
+`plan-adopts-what-runs`).
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ NO_SHARED_IDS = GateRule(
     remediation="Give each stack its own resources (names carry the environment); adopt an existing resource "
                 "in one stack only and list its id in that stack's allowedLiteralIds alone.")
 
+PROTECTED_KEPT = GateRule(
+    id="CF-DATA-003", name="protected-resources-kept",
+    title="No change deletes or replaces a protected resource (checked on the change from a base to a head).",
+    severity="critical",
+    checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
+    remediation="Keep the resource's Pulumi name and the inputs that force a replacement (rename a config key "
+                "only with an alias); to retire a protected store on purpose, `pulumi state unprotect` it first "
+                "in a reviewed change.")
+
 ADOPTS_WHAT_RUNS = GateRule(
     id="CF-ENV-004", name="plan-adopts-what-runs",
     title="Nothing the plan creates already runs: live Workers, stores, custom domains, DNS names and tunnels are "
@@ -65,7 +77,7 @@ ADOPTS_WHAT_RUNS = GateRule(
     remediation="Refresh the inventory (chittyos-edge inventory --stack S), then adopt each live object with the "
                 "adopt: key the finding names, or state the reason under services.<key>.takeOver.")
 
-GATE_RULES = (RETAINED, NO_SHARED_IDS, ADOPTS_WHAT_RUNS)
+GATE_RULES = (RETAINED, NO_SHARED_IDS, PROTECTED_KEPT, ADOPTS_WHAT_RUNS)
 
 
 def durable_object_host_workers(resources: list[dict[str, Any]]) -> set[str]:
@@ -136,3 +148,13 @@ def shared_identifiers(first: StackInput, first_ids: list[str], second: StackInp
             problems.append(f"{value!r} is used by {first.stack} ({where_a}) and by {second.stack} ({where_b})")
     return problems
 
+
+
+def protected_changes(changes: Any) -> Iterator[tuple[str, str]]:
+    """(urn, message) for each protected resource a change set deletes or replaces."""
+    for change in changes.changes:
+        if change.protected and change.action in ("delete", "replace"):
+            why = (f"replaced (a change of {', '.join(change.forcing)} forces it)" if change.action == "replace"
+                   else "deleted (its Pulumi name or parent changed, or it left the program)")
+            yield change.urn, (f"protected {change.kind} {change.name} would be {why}: `pulumi up` refuses it, "
+                               "and its data would be lost if it did not")

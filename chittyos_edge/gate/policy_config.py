@@ -103,3 +103,12 @@ def document_level(document: dict[str, Any]) -> str:
     """The level a rule not in the pack (a gate rule) gets when its entry sets none."""
     all_level = document.get("all")
     return all_level if isinstance(all_level, str) else "mandatory"
+
+
+def rule_level(document: dict[str, Any], name: str, where: str) -> str:
+    """The level of one gate rule from a policy config document, without the pack (its own entry, else `all`)."""
+    if name in document:
+        level, _ = _split(name, document[name], where)
+        if level:
+            return level
+    return document_level(document)

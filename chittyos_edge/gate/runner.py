@@ -8,6 +8,7 @@ pulumi_cloudflare once.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
@@ -127,7 +128,8 @@ class Gate:
             findings += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, level, message, urn)
                          for urn, message in adoption_collisions(stack, self._project())]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
-        self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled))
+        levels = {name: level for name, (level, _) in pack_config.items()} | gate_levels
+        self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled, levels))
         self.report.findings += findings
         return findings
 
@@ -149,12 +151,17 @@ class Gate:
 
 def run_gate(sources: list[Source], *, project: Project | None = None,
              make_plan: Callable[[str], dict[str, Any]] | None = None,
-             pack_dir: Path | None = None, config_dir: Path | None = None) -> GateReport:
+             pack_dir: Path | None = None, config_dir: Path | None = None, diff: Any = None) -> GateReport:
     """Gate every source with one pack process; given two stacks, also check they share nothing.
 
     Everything comes from `project` (default: the one the working directory is in): the stacks it
-    plans, the pack in its `policies/` and the policy config in `policies/config/`.
+    plans, the pack in its `policies/` and the policy config in `policies/config/`. `diff` (a
+    `chittyos_edge.diff.DiffReport`, or a callable making one) adds its findings (CF-DATA-003);
+    every finding is then located in the project's stack files (see `locations.py`).
     """
+    from .locations import locate
+
+    started_at = time.monotonic()
     project = project or Project.discover()
     if make_plan is None:
         from ..plan import make_plan as plan_stack
@@ -184,6 +191,13 @@ def run_gate(sources: list[Source], *, project: Project | None = None,
                 by_stack.setdefault(stack.stack, stack)
             for first, second in combinations(by_stack.values(), 2):
                 gate.cross_check(first, second)
+            if diff is not None:
+                # Planned after the stacks, so that a stack's config error is reported as one first.
+                diff = diff() if callable(diff) else diff
+                gate.report.findings += diff.findings
+                gate.report.diffed = [changes.stack for changes in diff.stacks]
+            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root)
+            gate.report.seconds = time.monotonic() - started_at
             return gate.report
         finally:
             for future in (locals().get("checks") or []):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +47,19 @@ class BackendLocation:
     def describe(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         return f"{where} at {self.endpoint}" if self.endpoint else where
+
+
+def project_backend_url(project_root: Path) -> str:
+    """The state backend the project declares (`backend.url` in its Pulumi.yaml), as pulumi uses it."""
+    path = project_root / "Pulumi.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise OutputsError(f"--backend: cannot read the backend from {path}: {error}") from None
+    url = (document.get("backend") or {}).get("url") if isinstance(document, dict) else None
+    if not isinstance(url, str) or not url:
+        raise OutputsError(f"--backend: {path} declares no backend.url; give the URL: --backend URL")
+    return url
 
 
 def parse_backend_url(url: str) -> BackendLocation:

@@ -33,7 +33,7 @@ def register(commands) -> None:
         description="Read a stack's outputs, validate them against the output contract and render them.\n\n"
                     "Sources (--source):\n"
                     "  backend  the stack's checkpoint in the self-managed S3/R2 state backend (the default):\n"
-                    f"           --backend URL or ${BACKEND_ENV}, the URL given to `pulumi login`\n"
+                    f"           --backend URL, ${BACKEND_ENV}, or the backend.url of the project's Pulumi.yaml\n"
                     "  stdin    `pulumi stack output --json [--show-secrets]` piped in\n"
                     "  plan     the offline plan: adopted ids are real, the others are stand-ins until the\n"
                     "           first `pulumi up` (listed in standIns; wrangler and env refuse them unless\n"
@@ -127,12 +127,23 @@ def _read(args: argparse.Namespace, source: str):
     stack = one_stack(args, None)
     if source == "stdin":
         return sources.from_json_text(sys.stdin.read(), stack=stack), stack
-    url = args.backend or os.environ.get(BACKEND_ENV)
+    url = args.backend or os.environ.get(BACKEND_ENV) or _project_backend()
     if not url:
         raise OutputsError(f"no state backend to read: pass --backend URL or set {BACKEND_ENV} (the URL given to "
                            "`pulumi login`); or pipe `pulumi stack output --json` with --source stdin, or read "
                            "the offline plan (stand-in ids) with --source plan")
     return sources.from_backend(url, stack=stack), stack
+
+
+def _project_backend() -> str | None:
+    """The backend the project's Pulumi.yaml names (`backend.url`), as every `pulumi` command there uses it."""
+    from ..project import Project, ProjectError
+    from .backend import project_backend_url
+
+    try:
+        return project_backend_url(Project.discover().root)
+    except (ProjectError, OutputsError):
+        return None
 
 
 def _check_stand_ins(args: argparse.Namespace, outputs, keys: list[str | None], source: str) -> None:

@@ -12,15 +12,8 @@ from .summary import summarize
 def make_plan(stack: str, file_config: dict[str, Any] | None = None,
               project: Project | None = None) -> dict[str, Any]:
     """Plan one stack of `project` (default: the one the working directory is in). Bad config
-    surfaces as ConfigError (the program's RunError is unwrapped)."""
-    import pulumi
-
-    from ..config import ConfigError
-
-    try:
-        return run_plan(stack, project=project, file_config=file_config)
-    except pulumi.RunError as error:
-        raise ConfigError(str(error).splitlines()) from None
+    surfaces as ConfigError (run_plan unwraps the program's RunError)."""
+    return run_plan(stack, project=project, file_config=file_config)
 
 
 __all__ = ["PlanError", "dump_plan", "make_plan", "run_plan", "runtime_config", "summarize"]

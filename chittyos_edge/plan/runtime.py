@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-import yaml
-
 from .. import PROJECT
 from ..config import ConfigError, parse_stack_config, required_secrets
+from ..config.secrets import plain_secret_problems
+from ..config.stack_file import StackFile, load_stack_file, namespace_problems
 from ..project import Project
 from .capture import CapturingMonitor
 from .mocks import PlanMocks
@@ -31,16 +31,14 @@ def placeholder(path: str) -> str:
 
 def read_stack_file(stack: str, project: Project | None = None) -> dict[str, Any]:
     """The `config:` mapping of the project's `Pulumi.<stack>.yaml` (unknown stacks are refused)."""
+    return load_stack(stack, project).config
+
+
+def load_stack(stack: str, project: Project | None = None) -> StackFile:
+    """The project's `Pulumi.<stack>.yaml` through the strict loader: ConfigError, with file, line
+    and key, on anything doubtful (see `chittyos_edge.config.stack_file`)."""
     project = project or Project.discover()
-    path = project.stack_file(project.stack(stack))
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise PlanError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
-    config = (document.get("config") if isinstance(document, dict) else None) or {}
-    if not isinstance(config, dict) or not isinstance(document, dict):
-        raise PlanError(f"{path.name}: 'config' must be a mapping of '<namespace>:<key>' to values")
-    return config
+    return load_stack_file(project.stack_file(project.stack(stack)))
 
 
 def _redact_secure(value: Any, path: str, found: list[str]) -> Any:
@@ -67,9 +65,19 @@ def runtime_config(stack: str, project: Project | None = None,
     """The config map and secret keys the engine would hand the program, secrets as placeholders.
 
     `file_config` replaces the stack file's `config:` mapping (tests plan variations with it).
+    Raises ConfigError before anything is planned: keys outside the known namespaces, a secret
+    key with a plain value, then every rule of the typed config.
     """
     if file_config is None:
-        file_config = read_stack_file(stack, project)
+        stack_file = load_stack(stack, project)
+        try:
+            return runtime_config(stack, project, stack_file.config)
+        except ConfigError as error:
+            raise ConfigError(stack_file.locate(error.problems)) from None
+    source = f"Pulumi.{stack}.yaml"
+    problems = namespace_problems(file_config, source) + plain_secret_problems(file_config, source, PROJECT)
+    if problems:
+        raise ConfigError(problems)
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -80,7 +88,7 @@ def runtime_config(stack: str, project: Project | None = None,
         if found:
             secret_keys.add(full_key)
     own = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
-    settings = parse_stack_config(own, f"Pulumi.{stack}.yaml", stack)
+    settings = parse_stack_config(own, source, stack)
     for spec in required_secrets(settings):
         top = f"{prefix}{spec.top_key}"
         if "." in spec.path:
@@ -105,21 +113,45 @@ def _reset_runtime() -> None:
 def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
              project: Project | None = None, file_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Plan one stack of `project` (default: the one the working directory is in); returns the plan
-    document (see README, 'The plan format'). `program` replaces the real one (tests)."""
+    document (see README, 'The plan format'). `program` replaces the real one (tests).
+
+    Every ConfigError, including those the program raises under the engine, comes out with the
+    line of each key in the stack file read (none for a `file_config` given in memory).
+    """
+    project = project or Project.discover()
+    stack_file = load_stack(stack, project) if file_config is None else None
+
+    def located(problems: list[str]) -> ConfigError:
+        return ConfigError(stack_file.locate(problems) if stack_file else problems)
+
+    try:
+        # The config is checked before the program (and the provider SDK it imports) is loaded:
+        # a bad stack file fails in a fraction of a second.
+        config, secret_keys = runtime_config(stack, project, stack_file.config if stack_file else file_config)
+    except ConfigError as error:
+        raise located(error.problems) from None
+    import pulumi
+
+    if program is None:
+        from ..program import main
+
+        def program() -> dict[str, Any]:
+            return main(project)
+    try:
+        return _run(stack, program, config, secret_keys)
+    except pulumi.RunError as error:
+        # The program refused its config (a ConfigError raised under the engine, one problem a line).
+        raise located(str(error).splitlines()) from None
+
+
+def _run(stack: str, program: Callable[[], dict[str, Any]], config: dict[str, str],
+         secret_keys: list[str]) -> dict[str, Any]:
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    project = project or Project.discover()
-    if program is None:
-        from ..program import main
-
-        def program() -> dict[str, Any]:
-            return main(project)
-
-    config, secret_keys = runtime_config(stack, project, file_config)
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
     mocks = PlanMocks(zone_name=zone)
     monitor = CapturingMonitor(mocks)
