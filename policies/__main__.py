@@ -13,5 +13,5 @@ PolicyPack(
     name=PACK_NAME,
     policies=policies(),
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="Cloudflare production-readiness checklist of ChittyOS (seed 002), enforced per stack.",
+    description="Cloudflare production readiness checklist of ChittyOS, enforced per stack.",
 )

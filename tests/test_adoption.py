@@ -145,9 +145,14 @@ def test_policy_allowlist_lists_exactly_the_adopted_ids():
     staging = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")
                for entry in stack_file_config("staging")[f"chittyos-edge:{section}"].values() if entry.get("adopt")}
     assert staging == {STAGING_D1}
-    for rule in ("bindings-resolve-in-stack", "stateful-names-carry-environment"):
-        assert set(policies["production"][rule]["allowedLiteralIds"]) == adopted, rule
-        assert set(policies["staging"][rule]["allowedLiteralIds"]) == staging, rule
+    assert set(policies["production"]["bindings-resolve-in-stack"]["allowedLiteralIds"]) == adopted
+    assert set(policies["staging"]["bindings-resolve-in-stack"]["allowedLiteralIds"]) == staging
+    # names: the adopted stores, and the adopted Worker's legacy name (staging's carries its environment)
+    workers = {s["adopt"]["scriptName"] for s in config["chittyos-edge:services"].values() if s.get("adopt")}
+    assert workers == {"chittyconnect"}
+    names = policies["production"]["stateful-names-carry-environment"]["allowedLiteralIds"]
+    assert set(names) == adopted | workers
+    assert set(policies["staging"]["stateful-names-carry-environment"]["allowedLiteralIds"]) == staging
 
 
 # ---- adoption is checked against the environment (staging vs production) -------------------

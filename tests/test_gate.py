@@ -153,12 +153,15 @@ def _export(plan: dict[str, Any]) -> dict[str, Any]:
 
     resources = []
     for record in plan["resources"]:
-        outputs = plan_outputs(record) if record["custom"] else {}
+        outputs = copy.deepcopy(plan_outputs(record)) if record["custom"] else {}
         inputs = copy.deepcopy(record["inputs"])
-        for path in record["secretInputs"]:
-            if path == "url":  # a secret as the state holds it
-                inputs["url"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                                 "ciphertext": "v1:abc"}
+        for path in record["secretInputs"]:  # secrets as the state holds them: encrypted, marked
+            for props in (inputs, outputs):
+                node, tokens = props, [int(i) if i else k for i, k in re.findall(r"\[(\d+)\]|\.?([^.\[\]]+)", path)]
+                for token in tokens[:-1]:
+                    node = node[token]
+                node[tokens[-1]] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                                    "ciphertext": "v1:abc"}
         resources.append({"urn": record["urn"], "custom": record["custom"], "type": record["type"],
                           **({"id": outputs.pop("id")} if record["custom"] else {}),
                           "inputs": inputs, "outputs": outputs, "parent": record["parent"] or "",

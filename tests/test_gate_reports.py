@@ -107,8 +107,8 @@ def test_junit_is_valid_against_junit_10_xsd_with_skipped_rules_and_the_cross_ch
 def test_markdown_keeps_key_paths_and_gives_a_verdict_per_stack(report):
     text = render(report, "markdown")
     assert text.startswith("### ❌ Policy gate failed\n")
-    # staging's ChittyConnect runs live code (no uploaded version carries its CORS_ORIGIN var): 3 advisories
-    assert "- ✅ **staging**: no mandatory violation, 3 advisory" in text
+    advisories = sum(1 for f in report.findings if f.stack == "staging" and f.enforcement == "advisory")
+    assert advisories and f"- ✅ **staging**: no mandatory violation, {advisories} advisory" in text
     assert "- ❌ **production**: 3 mandatory violation(s)" in text
     assert "`r2Buckets.<name>.cors[].allowedOrigins`" in text
     prose = re.sub(r"(`+).*?\1", "", text)

@@ -1,141 +1,427 @@
-"""The policy pack, rule by rule: a compliant stack passes, each one-field change is flagged.
+"""The policy pack, rule by rule, on the committed production plan: each rule has a row in one table
+of (rule id, the one change it forbids), and that change makes the rule report a mandatory finding.
 
-Every case runs through the real pack process and the Analyzer protocol (the gate's client), so
-the policies' code runs exactly as under `pulumi preview --policy-pack policies`.
+Every row runs through ONE pack process over the Analyzer protocol (the gate's client), so the
+rules run exactly as under `pulumi preview --policy-pack policies`. A row is checked with only its
+rule enabled (the others `disabled` in Configure, as a policy config would), which keeps each row
+to one cheap AnalyzeStack; that the committed plans pass with every rule on is tested in
+tests/test_gate.py.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+from typing import Any, Callable
 
 import pytest
 
+from chittyos_edge.gate import policy_config
 from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.gate.findings import Finding
-from chittyos_edge.gate.gate_rules import GATE_RULES
-from chittyos_edge.gate.readiness import checklist_keys
-from chittyos_edge.gate.runner import Gate
-from chittyos_edge.gate.sources import from_plan
-from policy_fixtures import FAILING, SHARED, Stack, broken, compliant_stack
+from chittyos_edge.gate.gate_rules import ADOPTS_WHAT_RUNS, GATE_RULES, RETAINED, retained_problems, shared_identifiers
+from chittyos_edge.gate.readiness import CHECKLIST, checklist_keys
+from chittyos_edge.gate.runner import Gate, _finding, _gate_finding, adoption_collisions
+from chittyos_edge.project import Project
+from chittyos_edge.gate.sources import StackInput, from_plan
+from policies.chittyos_guard import RULES, zone
 
+Plan = dict[str, Any]
 RULE_ID = re.compile(r"^CF-[A-Z0-9]+-\d{3}$")
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
+
+
+class Pack:
+    """One pack process; runs a plan with all rules or with one rule on."""
+
+    def __init__(self, process: PolicyPackProcess):
+        self.process = process
+        self.gate = Gate(process)
+        self.policies = self.gate.policies
+
+    def config(self, stack: str, only: str | None) -> policy_config.Reconciled:
+        document = policy_config.load(stack)
+        reconciled = policy_config.reconcile(self.policies.values(), document, stack,
+                                             extra_names=[r.name for r in GATE_RULES])
+        return {name: ((level if only is None or self.policies[name].rule_id == only else "disabled"), props)
+                for name, (level, props) in reconciled.items() if name in self.policies}
+
+    def findings(self, plan: Plan, only: str | None = None) -> list[Finding]:
+        stack = from_plan(plan, f"plan of {plan['stack']}")
+        self.process.configure(stack.stack, stack.project, self.config(stack.stack, only))
+        diagnostics = self.process.analyze_each(stack.resources) + self.process.analyze_stack(stack.resources)
+        found = [_finding(stack.stack, d, self.policies) for d in diagnostics]
+        if only in (None, RETAINED.id):
+            found += [_gate_finding(stack.stack, RETAINED, "mandatory", message, urn)
+                      for urn, message in retained_problems(stack)]
+        if only in (None, ADOPTS_WHAT_RUNS.id):
+            found += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, "mandatory", message, urn)
+                      for urn, message in adoption_collisions(stack, Project.discover())]
+        return found
 
 
 @pytest.fixture(scope="module")
-def gate():
-    with PolicyPackProcess("chittyos-edge", "production") as pack:
-        yield Gate(pack)
+def pack():
+    with PolicyPackProcess("chittyos-edge", "production") as process:
+        yield Pack(process)
 
 
-def run(gate: Gate, stack: Stack) -> list[Finding]:
-    plan = {"formatVersion": 1, "project": "chittyos-edge", "stack": stack.env, "resources": stack.records,
-            "outputs": {}}
-    return gate.check(from_plan(plan, f"fixture {stack.env}"))
+def report(findings: list[Finding]) -> str:
+    return "\n".join(f"{f.enforcement} {f.rule_id} {f.resource}: {f.message}" for f in findings) or "(none)"
 
 
-def assert_no_violations(findings: list[Finding], rule_id: str | None = None) -> None:
-    found = [f for f in findings if rule_id is None or f.rule_id == rule_id]
-    assert not found, "unexpected findings:\n" + "\n".join(f"{f.rule_id} {f.resource}: {f.message}" for f in found)
+# ---- finding and changing resources in a plan ----------------------------------------------
+
+def find(plan: Plan, type_suffix: str, where: Callable[[dict], bool] = lambda r: True) -> dict:
+    found = [r for r in plan["resources"] if r["type"].endswith(type_suffix) and where(r)]
+    assert found, f"no {type_suffix} in the plan matches"
+    return found[0]
 
 
-def assert_has_violation(findings: list[Finding], rule_id: str, fragment: str, level: str = "mandatory") -> None:
-    mine = [f for f in findings if f.rule_id == rule_id]
-    assert any(fragment in f.message and f.enforcement == level for f in mine), (
-        f"expected a {level} {rule_id} finding mentioning {fragment!r}; got:\n"
-        + "\n".join(f"{f.enforcement} {f.rule_id} {f.resource}: {f.message}" for f in findings))
+def named(fragment: str) -> Callable[[dict], bool]:
+    return lambda r: fragment in r["name"]
 
 
-@pytest.mark.parametrize("env", ["production", "staging"])
-def test_the_compliant_stack_passes_every_rule(gate, env):
-    assert_no_violations(run(gate, compliant_stack(env)))
+def inputs(plan: Plan, type_suffix: str, fragment: str = "") -> dict:
+    return find(plan, type_suffix, named(fragment))["inputs"]
 
 
-CASES = [(rule_id, index, what) for rule_id, cases in FAILING.items() for index, (what, _, _) in enumerate(cases)]
+def setting(plan: Plan, setting_id: str) -> dict:
+    return find(plan, "ZoneSetting", lambda r: r["inputs"]["settingId"] == setting_id)["inputs"]
 
 
-@pytest.mark.parametrize("rule_id,index,what", CASES, ids=[f"{r}-{w}" for r, _, w in CASES])
-def test_each_change_is_flagged_by_its_rule(gate, rule_id, index, what):
-    fragment = FAILING[rule_id][index][2]
-    assert_has_violation(run(gate, broken(rule_id, index)), rule_id, fragment)
+def phase(plan: Plan, name: str) -> dict:
+    """The inputs of the zone ruleset of a phase, added to the plan when it has none."""
+    found = [r for r in plan["resources"] if r["type"].endswith("ruleset:Ruleset") and r["inputs"]["phase"] == name]
+    if found:
+        return found[0]["inputs"]
+    return add(plan, "ruleset:Ruleset", f"test-{name}", {"kind": "zone", "name": name, "phase": name, "rules": []})
 
 
-def test_every_rule_carries_id_severity_remediation_checklist_and_fixtures(gate):
-    pack_rules = [p for p in gate.policies.values()]
-    assert len(pack_rules) >= 19
-    keys = checklist_keys()
-    ids = [p.rule_id for p in pack_rules] + [r.id for r in GATE_RULES]
+def rules_on(plan: Plan, phase_name: str, path: str) -> list[dict]:
+    """The rules of a phase whose expression names `path` as a condition (eq or starts_with)."""
+    return [rule for rule in phase(plan, phase_name)["rules"] if f'"{path}")' in rule["expression"]
+            or f'eq "{path}"' in rule["expression"]]
+
+
+def zone_id(plan: Plan) -> str:
+    return setting(plan, "ssl")["zoneId"]
+
+
+def add(plan: Plan, type_token: str, name: str, props: dict) -> dict:
+    """Add a resource to the plan, in the production zone."""
+    record = copy.deepcopy(find(plan, "ZoneSetting"))
+    token, full = f"cloudflare:index/{type_token}", f"{plan['stack']}-{name}"
+    record.update(type=token, name=full, inputs={"zoneId": zone_id(plan), **props}, secretInputs=[],
+                  urn=f"urn:pulumi:{plan['stack']}::chittyos-edge::{token}::{full}", propertyDependencies={},
+                  dependencies=[])
+    plan["resources"].append(record)
+    return record["inputs"]
+
+
+def unlink(plan: Plan, type_suffix: str, prop: str, value: Any, where: Callable[[dict], bool] = lambda r: True) -> None:
+    """Set an input that referenced another resource, and drop that reference (as the program would)."""
+    for record in [r for r in plan["resources"] if r["type"].endswith(type_suffix) and where(r)]:
+        record["inputs"][prop] = value
+        record["propertyDependencies"].pop(prop, None)
+
+
+def remove(plan: Plan, type_suffix: str, where: Callable[[dict], bool] = lambda r: True) -> None:
+    plan["resources"].remove(find(plan, type_suffix, where))
+
+
+def code(plan: Plan, fragment: str) -> dict:
+    """The inputs holding a Worker's code settings: its WorkersScript, or its (first) WorkerVersion."""
+    return find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion")) and fragment in r["name"])["inputs"]
+
+
+def worker(plan: Plan, fragment: str) -> dict:
+    """The record naming a Worker: its WorkersScript, or its v6 Worker."""
+    return find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "index/worker:Worker")) and fragment in r["name"])
+
+
+def workers_dev_on(plan: Plan, fragment: str) -> None:
+    subdomains = [r for r in plan["resources"] if r["type"].endswith("WorkersScriptSubdomain") and fragment in r["name"]]
+    if subdomains:
+        subdomains[0]["inputs"]["enabled"] = True
+    else:
+        worker(plan, fragment)["inputs"]["subdomain"] = {"enabled": True}
+
+
+def binding(plan: Plan, script: str, name: str) -> dict:
+    return next(b for b in code(plan, script)["bindings"] if b["name"] == name)
+
+
+def limit(plan: Plan, path: str, **changes: Any) -> None:
+    """Change every rate limit that names `path`, or declare one for it, with `changes`."""
+    named_here = [r for r in phase(plan, "http_ratelimit")["rules"] if f'"{path}"' in r["expression"]]
+    if not named_here:
+        named_here = [{"action": "block", "enabled": True, "ref": "test_limit",
+                       "expression": f'(http.request.uri.path eq "{path}")',
+                       "ratelimit": {"characteristics": ["cf.colo.id", "ip.src"], "period": 60, "requestsPerPeriod": 1}}]
+        phase(plan, "http_ratelimit")["rules"].append(named_here[0])
+    for rule in named_here:
+        rule.update({k: v for k, v in changes.items() if k != "ratelimit"})
+        rule["ratelimit"].update(changes.get("ratelimit", {}))
+
+
+def alert(plan: Plan, alert_type: str, fragment: str = "", **changes: Any) -> None:
+    """Change the alerts of a type (or named with `fragment`), or declare one, with `changes`; a change
+    of `mechanisms` drops the references the old ones made."""
+    matching = [r for r in plan["resources"] if r["type"].endswith("NotificationPolicy")
+                and (r["inputs"]["alertType"] == alert_type or (fragment and fragment in r["name"]))]
+    if not matching:
+        add(plan, "notificationPolicy:NotificationPolicy", f"test-{alert_type}",
+            {"alertType": alert_type, "name": f"test-{alert_type}", "enabled": True, "mechanisms": {}})
+        matching = [plan["resources"][-1]]
+    for record in matching:
+        record["inputs"].update(changes)
+        if "mechanisms" in changes:
+            record["propertyDependencies"].pop("mechanisms", None)
+
+
+def plain_secret(plan: Plan) -> None:
+    code(plan, "project-awareness")["bindings"].append({"type": "secret_text", "name": "X_TOKEN", "text": "abc"})
+
+
+def header_rule(plan: Plan) -> dict:
+    return phase(plan, "http_response_headers_transform")["rules"][0]["actionParameters"]["headers"]
+
+
+def ingress(plan: Plan) -> list[dict]:
+    return inputs(plan, "ZeroTrustTunnelCloudflaredConfig")["config"]["ingresses"]
+
+
+def each(items: list[dict], **changes: Any) -> None:
+    assert items, "nothing to change"
+    for item in items:
+        item.update(changes)
+
+
+# ---- one forbidden change per rule ---------------------------------------------------------
+
+MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
+    ("CF-TLS-001", "minimum TLS 1.2", lambda p: setting(p, "min_tls_version").update(value="1.2")),
+    ("CF-TLS-002", "SSL mode full, not strict", lambda p: setting(p, "ssl").update(value="full")),
+    ("CF-TLS-003", "HTTP not redirected", lambda p: setting(p, "always_use_https").update(value="off")),
+    ("CF-TLS-004", "HSTS without preload", lambda p: setting(p, "security_header")["value"]["strict_transport_security"].update(preload=False)),
+    ("CF-TLS-004", "HSTS for a day", lambda p: setting(p, "security_header")["value"]["strict_transport_security"].update(max_age=86400)),
+    ("CF-TLS-005", "TLS 1.3 off", lambda p: setting(p, "tls_1_3").update(value="off")),
+    ("CF-TLS-006", "automatic HTTPS rewrites off", lambda p: setting(p, "automatic_https_rewrites").update(value="off")),
+    ("CF-TLS-007", "Universal SSL off", lambda p: add(p, "universalSslSetting:UniversalSslSetting", "universal-ssl", {"enabled": False})),
+    ("CF-DNS-001", "DNSSEC disabled", lambda p: inputs(p, "ZoneDnssec").update(status="disabled")),
+    ("CF-BOT-001", "Bot Fight Mode declared off", lambda p: add(p, "botManagement:BotManagement", "bots", {"fightMode": False})),
+    ("CF-WAF-006", "uploads of 500 MB", lambda p: add(p, "zoneSetting:ZoneSetting", "max-upload", {"settingId": "max_upload", "value": 500})),
+    ("CF-PERF-001", "HTTP/3 off", lambda p: setting(p, "http3").update(value="off")),
+    ("CF-PERF-002", "HTTP/2 off", lambda p: add(p, "zoneSetting:ZoneSetting", "http2", {"settingId": "http2", "value": "off"})),
+    ("CF-PERF-003", "Brotli off", lambda p: add(p, "zoneSetting:ZoneSetting", "brotli", {"settingId": "brotli", "value": "off"})),
+    ("CF-HDR-001", "no Content-Security-Policy", lambda p: header_rule(p).pop("Content-Security-Policy")),
+    ("CF-HDR-002", "framing allowed", lambda p: header_rule(p)["X-Frame-Options"].update(value="ALLOWALL")),
+    ("CF-HDR-003", "no X-Content-Type-Options", lambda p: header_rule(p).pop("X-Content-Type-Options")),
+    ("CF-HDR-004", "referrer leaks full URLs", lambda p: header_rule(p)["Referrer-Policy"].update(value="unsafe-url")),
+    ("CF-DNS-002", "tunnel record DNS-only", lambda p: inputs(p, "DnsRecord").update(proxied=False)),
+    ("CF-DNS-003", "wildcard record", lambda p: add(p, "dnsRecord:DnsRecord", "wild", {"name": "*.chitty.cc", "type": "CNAME", "content": "chitty.cc", "proxied": True, "ttl": 1})),
+    ("CF-DNS-004", "CAA record naming no authority", lambda p: add(p, "dnsRecord:DnsRecord", "caa", {"name": "chitty.cc", "type": "CAA", "ttl": 1, "data": {"flags": 0, "tag": "iodef", "value": "mailto:x@chitty.cc"}})),
+    ("CF-WAF-001", "managed ruleset in log mode", lambda p: phase(p, "http_request_firewall_managed")["rules"][0]["actionParameters"].update(overrides={"action": "log"})),
+    ("CF-WAF-002", "OWASP ruleset disabled", lambda p: each([r for r in phase(p, "http_request_firewall_managed")["rules"] if r["actionParameters"]["id"].startswith("4814384a")], enabled=False)),
+    ("CF-WAF-003", "AI verification only logs", lambda p: each([r for ph in ("http_request_firewall_custom", "http_ratelimit") for r in phase(p, ph)["rules"] if "user_agent" in r["expression"]], action="log")),
+    ("CF-WAF-004", "session integrity rule removed", lambda p: phase(p, "http_request_firewall_custom").update(rules=[r for r in phase(p, "http_request_firewall_custom")["rules"] if "/sessions/" not in r["expression"]])),
+    ("CF-WAF-005", "sync security only logs", lambda p: each([r for r in phase(p, "http_request_firewall_custom")["rules"] if "/api/projects/sync" in r["expression"]], action="log")),
+    ("CF-RL-001", "auth limit raised to 100/min", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/api/auth/")], requestsPerPeriod=100, period=60)),
+    ("CF-RL-002", "a suggestions limit that only logs", lambda p: limit(p, "/api/projects/suggestions", action="log")),
+    ("CF-RL-003", "a sessions limit per colo only", lambda p: limit(p, "/api/sessions/", ratelimit={"characteristics": ["cf.colo.id"]})),
+    ("CF-RL-004", "a WebSocket limit of 25 per 10 s", lambda p: limit(p, "/ws", ratelimit={"period": 10, "requestsPerPeriod": 25})),
+    ("CF-RL-005", "every /api/ limit only logs", lambda p: each(rules_on(p, "http_ratelimit", "/api/"), action="log")),
+    ("CF-RL-006", "every /api/ limit at 1500/min", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/api/")], requestsPerPeriod=1500, period=60)),
+    ("CF-CACHE-001", "sessions cached under a shared key", lambda p: phase(p, "http_request_cache_settings")["rules"].append({"action": "set_cache_settings", "actionParameters": {"cache": True}, "enabled": True, "expression": '(starts_with(http.request.uri.path, "/api/sessions/"))', "ref": "test_sessions"})),
+    ("CF-ENV-001", "a KV id of no stack", lambda p: binding(p, "project-awareness", "SESSION_STORE").update(namespaceId="f" * 32)),
+    ("CF-ENV-002", "a KV namespace without environment", lambda p: inputs(p, "WorkersKvNamespace", "chittyops-sessions").update(title="chittyops-sessions")),
+    ("CF-ENV-002", "an adopted KV keeping a staging name", lambda p: find(p, "WorkersKvNamespace", lambda r: bool(r["importId"]))["inputs"].update(title="IDEMP_KV_staging")),
+    ("CF-ENV-005", "a custom domain served by staging's Worker", lambda p: inputs(p, "WorkersCustomDomain", "connect").update(service="chittyconnect-staging")),
+    ("CF-ENV-006", "a var pointing at staging", lambda p: binding(p, "project-awareness", "CHITTY_REGISTRY_URL").update(text="https://registry-staging.chitty.cc")),
+    ("CF-WRK-001", "no nodejs_compat", lambda p: code(p, "project-awareness").update(compatibilityFlags=[])),
+    ("CF-WRK-002", "Project Awareness at 50k CPU ms", lambda p: code(p, "project-awareness").update(limits={"cpuMs": 50000})),
+    ("CF-WRK-003", "workers.dev on", lambda p: workers_dev_on(p, "project-awareness")),
+    ("CF-WRK-004", "observability off", lambda p: worker(p, "project-awareness")["inputs"]["observability"].update(enabled=False)),
+    ("CF-WRK-005", "project-awareness.chitty.cc dropped", lambda p: remove(p, "WorkersCustomDomain", lambda r: r["inputs"]["hostname"] == "project-awareness.chitty.cc")),
+    ("CF-WRK-006", "the api.chitty.cc route dropped", lambda p: remove(p, "WorkersRoute")),
+    ("CF-DO-002", "a bound class never deployed", lambda p: code(p, "project-awareness").update(migrations={"newTag": "v1", "steps": [{"newSqliteClasses": []}]})),
+    ("CF-AE-001", "usage dataset unbound", lambda p: code(p, "project-awareness").update(bindings=[b for b in code(p, "project-awareness")["bindings"] if b["name"] != "USAGE_ANALYTICS"])),
+    ("CF-CORS-001", "R2 CORS origin over plain HTTP", lambda p: inputs(p, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"].update(origins=["http://connect.chitty.cc"])),
+    ("CF-CORS-002", "Worker CORS var allows *", lambda p: binding(p, "project-awareness", "CORS_ORIGIN").update(text="*")),
+    ("CF-CORS-003", "R2 CORS allows every method", lambda p: inputs(p, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"].update(methods=["*"])),
+    ("CF-SEC-001", "a token in a plain var", lambda p: binding(p, "project-awareness", "CHITTYID_API_URL").update(text=TOKEN)),
+    ("CF-SEC-001", "a secret_text binding fed a plain value", plain_secret),
+    ("CF-DATA-001", "a KV namespace unprotected", lambda p: find(p, "WorkersKvNamespace").update(protect=False)),
+    ("CF-DATA-001", "a Durable Object host unprotected", lambda p: worker(p, "project-awareness").update(protect=False)),
+    ("CF-DATA-002", "the D1 database not retained", lambda p: find(p, "D1Database").update(retainOnDelete=False)),
+    ("CF-ENV-004", "a second chittyconnect Worker next to the running one",
+     lambda p: find(p, "worker:Worker", named("chittyconnect")).update(importId=None)),
+    ("CF-DO-001", "a Durable Object class deleted", lambda p: code(p, "project-awareness")["migrations"]["steps"].append({"deletedClasses": ["SessionSyncDurableObject"]})),
+    ("CF-Q-001", "no dead-letter queue", lambda p: inputs(p, "QueueConsumer").pop("deadLetterQueue")),
+    ("CF-R2-001", "a bucket without lifecycle", lambda p: remove(p, "R2BucketLifecycle", named("chittyconnect-documents"))),
+    ("CF-R2-002", "r2.dev on", lambda p: inputs(p, "R2ManagedDomain").update(enabled=True)),
+    ("CF-R2-003", "documents deleted after a week", lambda p: inputs(p, "R2BucketLifecycle", "chittyconnect-documents")["rules"].append({"id": "purge", "enabled": True, "conditions": {"prefix": ""}, "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 604800}}})),
+    ("CF-MON-001", "connect.chitty.cc unchecked", lambda p: remove(p, "Healthcheck", lambda r: r["inputs"]["address"] == "connect.chitty.cc")),
+    ("CF-MON-002", "health check alerts go nowhere", lambda p: alert(p, "health_check_status_notification", mechanisms={})),
+    ("CF-MON-003", "primary check every 5 minutes", lambda p: inputs(p, "Healthcheck", "project-awareness-health").update(interval=300)),
+    ("CF-MON-003", "a check skipping certificate validation", lambda p: inputs(p, "Healthcheck", "chittyconnect-health")["httpConfig"].update(allowInsecure=True)),
+    ("CF-MON-004", "the WebSocket check dropped", lambda p: remove(p, "Healthcheck", named("websocket"))),
+    ("CF-MON-005", "service down only by email", lambda p: alert(p, "-", "alert-service-down", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-006", "an alert disabled", lambda p: alert(p, "dos_attack_l7", enabled=False)),
+    ("CF-MON-007", "an error-rate alert that pages nobody", lambda p: alert(p, "http_alert_origin_error", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-008", "an error-rate warning that reaches no Slack", lambda p: alert(p, "http_alert_edge_error", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-009", "a latency alert that pages nobody", lambda p: alert(p, "synthetic_test_latency_alert", "latency", mechanisms={"emails": [{"id": "ops@chitty.cc"}]})),
+    ("CF-MON-010", "budget alerts disabled", lambda p: alert(p, "billing_usage_alert", enabled=False)),
+    ("CF-LB-001", "a pool without monitor", lambda p: unlink(p, "LoadBalancerPool", "monitor", None)),
+    ("CF-TUN-001", "no catch-all ingress", lambda p: ingress(p).pop()),
+    ("CF-TUN-002", "the Access application removed", lambda p: remove(p, "ZeroTrustAccessApplication")),
+    ("CF-TUN-003", "origin does not check Access", lambda p: ingress(p)[0]["originRequest"]["access"].update(required=False)),
+    ("CF-TUN-004", "an Access policy bypasses", lambda p: inputs(p, "ZeroTrustAccessPolicy", "people").update(decision="bypass")),
+    ("CF-TUN-005", "Access sessions of a month", lambda p: inputs(p, "ZeroTrustAccessApplication").update(sessionDuration="720h")),
+    ("CF-TUN-006", "a service token that never expires", lambda p: inputs(p, "ZeroTrustAccessServiceToken").update(duration="forever")),
+]
+
+
+@pytest.mark.parametrize("rule_id,what,mutate", MUTATIONS, ids=[f"{r}-{w}" for r, w, _ in MUTATIONS])
+def test_each_rule_refuses_its_change_to_the_production_plan(pack, production, rule_id, what, mutate):
+    plan = copy.deepcopy(production)
+    mutate(plan)
+    found = pack.findings(plan, only=rule_id)
+    assert any(f.rule_id == rule_id and f.mandatory for f in found), f"{what}: no mandatory {rule_id}:\n{report(found)}"
+
+
+def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):
+    keys, rows = checklist_keys(), {rule for item in CHECKLIST for rule in item.rules}
+    ids = [p.rule_id for p in pack.policies.values()] + [r.id for r in GATE_RULES]
     assert len(ids) == len(set(ids)), "rule ids must be unique"
-    for policy in pack_rules:
-        assert RULE_ID.match(policy.rule_id), policy.name
-        assert policy.description.startswith(f"{policy.rule_id}: "), policy.name
-        assert policy.severity in ("low", "medium", "high", "critical"), policy.name
-        assert len(policy.remediation) > 30, policy.name
-        assert policy.checklist in keys, f"{policy.name}: {policy.checklist!r} is not a checklist item"
-    for rule in GATE_RULES:
-        assert RULE_ID.match(rule.id) and rule.severity and rule.remediation and rule.checklist in keys
-    # at least one failing fixture per rule; the passing one is the compliant stack (tested above)
-    # CF-DATA-003 judges a change between two plans: its failing cases are in tests/test_diff.py.
-    covered = set(FAILING) | set(SHARED) | {"CF-DATA-003"}
-    assert set(ids) <= covered, f"rules without a failing fixture: {sorted(set(ids) - covered)}"
+    for policy in pack.policies.values():
+        assert RULE_ID.match(policy.rule_id) and policy.description.startswith(f"{policy.rule_id}: "), policy.name
+        assert policy.severity in ("low", "medium", "high", "critical") and len(policy.remediation) > 30, policy.name
+        assert policy.checklist in keys, f"{policy.name}: {policy.checklist!r} is not a checkable checklist item"
+    # CF-ENV-003 needs two stacks, CF-DATA-003 a change between two plans: their failing cases are in
+    # test_gate_*/test_diff.py.
+    assert set(ids) - {"CF-ENV-003", "CF-DATA-003"} <= {rule for rule, _, _ in MUTATIONS}, "rules without a forbidden change"
+    assert set(ids) == rows, f"rules not in the readiness report: {set(ids) ^ rows}"
 
 
-def test_staging_reports_production_only_rules_as_advisory(gate):
-    stack = compliant_stack("staging")
-    stack.get("bucket-documents-cors")["inputs"]["rules"][0]["allowed"]["origins"] = ["*"]
-    stack.get("kv-sessions")["protect"] = False
-    findings = run(gate, stack)
-    assert_has_violation(findings, "CF-CORS-001", "['*']", level="advisory")
-    assert_no_violations(findings, "CF-DATA-001")  # disabled in staging (policies/config/staging.json)
+def test_zone_settings_and_headers_come_from_one_table():
+    table = {control.id for control in zone.CONTROLS}
+    headers = {r.id for r in RULES if r.id.startswith(("CF-TLS", "CF-HDR", "CF-PERF"))}
+    assert headers <= table and all(r.check.__func__ is zone.Control.check for r in RULES if r.id in table)
 
 
-def test_staging_still_refuses_production_resources(gate):
-    stack = compliant_stack("staging")
-    next(b for b in stack.get("api-script")["inputs"]["bindings"] if b["name"] == "SESSIONS")["namespaceId"] = (
-        "ea43bc974b894701a069e4804be765ba")  # production's adopted IDEMP_KV
-    assert_has_violation(run(gate, stack), "CF-ENV-001", "ea43bc974b894701a069e4804be765ba")
+# ---- secrets by marking --------------------------------------------------------------------
+
+def _plain_strings(record: dict) -> list[str]:
+    """Paths of the string inputs the plan does not mark secret."""
+    found = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+        elif isinstance(value, str) and not any(path.startswith(s) for s in record["secretInputs"]):
+            found.append(path)
+    walk(record["inputs"], "")
+    return found
 
 
-def test_an_unknown_value_is_its_own_finding_and_fails_closed_in_production(gate):
-    stack = compliant_stack("production")
-    stack.get("setting-min_tls_version")["inputs"]["value"] = "[unknown]"
-    stack.get("bucket-documents-cors")["inputs"]["rules"][0]["allowed"]["origins"] = "[unknown]"
-    findings = run(gate, stack)
-    assert_has_violation(findings, "CF-TLS-001", "[unknown at preview]")
-    assert_has_violation(findings, "CF-CORS-001", "[unknown at preview]")
-    assert all(f.unknown for f in findings if f.rule_id in ("CF-TLS-001", "CF-CORS-001"))
+def _set_path(value: Any, path: str, new: Any) -> None:
+    tokens = [int(i) if i else k for i, k in re.findall(r"\[(\d+)\]|\.?([^.\[\]]+)", path)]
+    for token in tokens[:-1]:
+        value = value[token]
+    value[tokens[-1]] = new
 
 
-def test_an_unknown_binding_id_is_resolved_through_its_dependency(gate):
-    stack = compliant_stack("production")
-    binding = next(b for b in stack.get("api-script")["inputs"]["bindings"] if b["name"] == "SESSIONS")
-    binding["namespaceId"] = "[unknown]"  # a namespace still to be created, as at preview
-    assert_no_violations(run(gate, stack), "CF-ENV-001")
-    stack.get("api-script")["propertyDependencies"]["bindings"] = []  # nothing explains the unknown id
-    assert_has_violation(run(gate, stack), "CF-ENV-001", "[unknown at preview]")
+def _custom_with_strings(plan: Plan) -> list[str]:
+    return [r["name"] for r in plan["resources"] if r["custom"] and _plain_strings(r)]
 
 
-def test_an_adopted_resource_keeps_its_name_only_with_its_id_listed(gate):
-    stack = compliant_stack("production")
-    assert_no_violations(run(gate, stack), "CF-ENV-002")  # IDEMP_KV, id in allowedLiteralIds
-    stack.get("kv-idempotency")["importId"] = "0bc21e3a5a9de1a4cc843be9c3e98121/" + "c" * 32
-    assert_has_violation(run(gate, stack), "CF-ENV-002", "'IDEMP_KV'")
+def only(pack: Pack, rule_id: str, stack: str = "production") -> PolicyPackProcess:
+    pack.process.configure(stack, "chittyos-edge", pack.config(stack, rule_id))
+    return pack.process
 
 
-def _inputs(stack: Stack):
-    plan = {"formatVersion": 1, "project": "chittyos-edge", "stack": stack.env, "resources": stack.records,
-            "outputs": {}}
-    return from_plan(plan, f"fixture {stack.env}")
+def test_a_token_in_any_plain_input_of_any_resource_is_a_mandatory_finding(pack, production):
+    names = _custom_with_strings(production)
+    assert len(names) > 60
+    records = []
+    for name in names:
+        record = copy.deepcopy(next(r for r in production["resources"] if r["name"] == name))
+        _set_path(record["inputs"], _plain_strings(record)[-1], f"prefix {TOKEN}")
+        records.append(record)
+    found = only(pack, "CF-SEC-001").analyze_each(records)
+    flagged = {d.urn for d in found if d.policy == "no-secret-in-plain-text" and d.enforcement == "mandatory"}
+    assert flagged == {r["urn"] for r in records}, sorted({r["name"] for r in records if r["urn"] not in flagged})
 
 
-@pytest.mark.parametrize("index", range(len(SHARED["CF-ENV-003"])))
-def test_two_stacks_sharing_an_identifier_are_flagged(gate, index):
-    production = _inputs(compliant_stack("production"))
-    staging = compliant_stack("staging")
-    gate.check(production)
-    gate.check(_inputs(staging))
-    assert_no_violations(gate.cross_check(production, _inputs(staging)))
-    what, mutate, fragment = SHARED["CF-ENV-003"][index]
-    mutate(staging)
-    shared = _inputs(staging)
-    gate.check(shared)
-    assert_has_violation(gate.cross_check(production, shared), "CF-ENV-003", fragment)
+def test_a_marked_secret_is_not_a_finding_even_when_it_looks_like_one(pack, production):
+    record = copy.deepcopy(find(production, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion"))
+                                and "project-awareness" in r["name"]))
+    bindings = record["inputs"]["bindings"]
+    bindings.append({"type": "secret_text", "name": "API_TOKEN", "text": TOKEN})
+    record["secretInputs"] = [*record["secretInputs"], f"bindings[{len(bindings) - 1}].text"]
+    bindings.append({"type": "plain_text", "name": "NOTE", "text": "[secret:copied]"})  # lost its mark
+    found = only(pack, "CF-SEC-001").analyze_each([record])
+    assert found and all(f"bindings[{len(bindings) - 1}]" in d.message for d in found), found
+
+
+# ---- what the rules see at preview, and in staging -----------------------------------------
+
+def test_an_unknown_value_is_its_own_finding_and_fails_closed(pack, production):
+    plan = copy.deepcopy(production)
+    setting(plan, "min_tls_version")["value"] = "[unknown]"
+    found = [f for f in pack.findings(plan, only="CF-TLS-001") if f.rule_id == "CF-TLS-001"]
+    assert found and all(f.unknown and f.mandatory for f in found), report(found)
+
+
+def test_an_unknown_binding_id_is_resolved_through_its_dependency(pack, production):
+    plan = copy.deepcopy(production)
+    binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = "[unknown]"  # to be created
+    assert not pack.findings(plan, only="CF-ENV-001")
+    find(plan, "", lambda r: r["type"].endswith(("WorkersScript", "WorkerVersion")) and "project-awareness" in r["name"]
+         )["propertyDependencies"]["bindings"] = []
+    found = pack.findings(plan, only="CF-ENV-001")
+    assert any(f.unknown and f.mandatory for f in found), report(found)
+
+
+def test_staging_warns_on_production_only_rules_and_still_refuses_production_stores(pack, staging, production):
+    plan = copy.deepcopy(staging)
+    inputs(plan, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"]["origins"] = ["*"]
+    find(plan, "WorkersKvNamespace")["protect"] = False
+    assert not pack.findings(plan, only="CF-DATA-001")  # disabled in staging
+    assert {f.enforcement for f in pack.findings(plan, only="CF-CORS-001")} == {"advisory"}
+    adopted = find(production, "WorkersKvNamespace", lambda r: bool(r["importId"]))["importId"].split("/")[-1]
+    binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = adopted
+    assert any(f.mandatory and adopted in f.message for f in pack.findings(plan, only="CF-ENV-001"))
+
+
+def test_staging_hostnames_never_take_production_ones(pack, staging):
+    plan = copy.deepcopy(staging)
+    inputs(plan, "WorkersCustomDomain", "connect")["hostname"] = "connect.chitty.cc"
+    found = pack.findings(plan, only="CF-ENV-005")
+    assert any(f.mandatory and "connect.chitty.cc" in f.message for f in found), report(found)
+
+
+def test_two_stacks_sharing_an_identifier_are_refused(production, staging):
+    first, second = from_plan(production, "production"), from_plan(copy.deepcopy(staging), "staging")
+    assert not shared_identifiers(first, [], second, [])
+    kv = find(production, "WorkersKvNamespace", lambda r: bool(r["importId"]))
+    shared = copy.deepcopy(staging)
+    find(shared, "WorkersKvNamespace")["importId"] = kv["importId"]
+    problems = shared_identifiers(first, [], from_plan(shared, "staging"), [])
+    assert any(kv["importId"].split("/")[-1] in p for p in problems), problems
+
+
+def test_a_waiver_needs_a_reason_and_names_a_waivable_clause(pack):
+    document = policy_config.load("production")
+    document["zone-caa-records"] = {"waivers": {"everything": "because"}}
+    with pytest.raises(policy_config.PolicyConfigError) as error:
+        policy_config.reconcile(pack.policies.values(), document, "production.json",
+                                extra_names=[r.name for r in GATE_RULES])
+    assert "zone-caa-records.waivers" in str(error.value)
+    assert StackInput  # the gate's input type is what from_plan builds

@@ -3,8 +3,9 @@
 `chittyos-edge gate` runs the CrossGuard pack in `policies/` over the offline plan (or a saved
 plan, or a `pulumi stack export`) through the same Analyzer protocol `pulumi preview
 --policy-pack policies` uses, without the Pulumi CLI, provider plugins or credentials.
-`chittyos-edge readiness` maps the production readiness checklist to what enforces each item.
-Both work on the project the user stands in (its stack files, its `policies/`).
+`chittyos-edge readiness` maps the production readiness checklist to the rules that enforce each
+item, and says who checks the items no program can. Both work on the project the user stands in
+(its stack files, its `policies/`).
 """
 
 from __future__ import annotations
@@ -82,11 +83,22 @@ def emit(writes: list[tuple[str, Path]], fmt: str, render_as: Callable[[str], st
 
 
 def _readiness_command(args: argparse.Namespace) -> int:
-    from .readiness import readiness_report
+    from .policy_config import PolicyConfigError
+    from .readiness import failing, readiness, render
 
-    text, _ = readiness_report(one_stack(args, args.project), fmt=args.format, project=args.project)
-    sys.stdout.write(text.rstrip("\n") + "\n")
-    return EXIT_OK
+    stack = one_stack(args, args.project)
+    try:
+        rows = readiness(stack, project=args.project)
+    except PolicyConfigError as error:
+        raise _usage_error(str(error)) from None
+    sys.stdout.write(render(stack, rows, args.format).rstrip("\n") + "\n")
+    return EXIT_VIOLATIONS if failing(rows, args.fail_on) else EXIT_OK
+
+
+READINESS_STATUSES = """\
+statuses: FAIL (a mandatory finding), disabled (a rule is off for the stack), waived (a clause is
+waived in policies/config/<stack>.json, with its reason), advisory (a rule only warns), pass (every
+rule of the item is mandatory and passes), manual (people check it; the row says who)."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -120,14 +132,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     gate.set_defaults(handler=_gate_command)
 
     readiness = commands.add_parser(
-        "readiness", help="the production readiness checklist: what enforces each item and its status in a stack",
+        "readiness", help="the production readiness checklist: each item's rules and status in a stack, or who "
+                          "checks it by hand",
         formatter_class=HELP_FORMATTER,
-        description="Map each item of the production readiness checklist to what enforces it (a policy rule or\n"
-                    "a setting) and its status in one stack, planned and gated now.",
+        description="Gate the stack's plan and list every item of the production readiness checklist with the\n"
+                    "rules that enforce it and its status, or who checks it by hand.\n\n" + READINESS_STATUSES,
         epilog=epilog(
             ["chittyos-edge readiness -s production",
-             "chittyos-edge readiness -s staging --format markdown >> \"$GITHUB_STEP_SUMMARY\""],
-            ["0  report printed", "2  usage or config error"]))
+             "chittyos-edge readiness -s production --fail-on fail       # exit 1 if an item FAILs",
+             "chittyos-edge readiness -s production --fail-on not-pass --format markdown >> \"$GITHUB_STEP_SUMMARY\"",
+             "chittyos-edge readiness -s staging --format json | jq '.items[] | select(.status != \"pass\")'"],
+            ["0  report printed (and no item matched --fail-on)", "1  an item matched --fail-on",
+             "2  usage or config error"]))
     add_stack(readiness, repeatable=False, what="the stack to report on")
-    readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    readiness.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                           help="output on stdout (default: table)")
+    readiness.add_argument("--fail-on", choices=("fail", "advisory", "waived", "not-pass"),
+                           help="exit 1 when an item has this status or a worse one: fail (FAIL), advisory (also "
+                                "advisory), waived (also waived), not-pass (any checkable item that is not pass)")
     readiness.set_defaults(handler=_readiness_command)

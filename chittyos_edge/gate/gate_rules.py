@@ -109,8 +109,11 @@ _BINDING_KEYS = {"kv_namespace": ("kv", ("namespaceId",)), "r2_bucket": ("r2", (
 
 
 def stateful_identifiers(stack: StackInput, literal_ids: list[str]) -> dict[tuple[str, str], str]:
-    """(kind, identifier) -> where it appears, for every stateful identifier a stack uses."""
+    """(kind, identifier) -> where it appears, for every stateful identifier a stack uses. A literal id
+    takes the kind of the resource of this stack it names (an adopted Worker's legacy name is a
+    Worker's), else the kind `literal`, which matches any kind of the other stack."""
     found: dict[tuple[str, str], str] = {}
+    worker_names: set[str] = set()
 
     def add(kind: str, value: Any, where: str) -> None:
         if isinstance(value, str) and value and value != "[unknown]" and not value.startswith("[secret"):
@@ -130,24 +133,31 @@ def stateful_identifiers(stack: StackInput, literal_ids: list[str]) -> dict[tupl
                         add(kind, binding.get(key), f"Worker {record['name']} binding {binding.get('name')}")
         elif record["type"] == QUEUE_CONSUMER:
             add("queue", record["inputs"].get("queueId"), f"QueueConsumer {record['name']}.queueId")
+        if record["type"] in (WORKER, WORKERS_SCRIPT):
+            worker_names.add(record["inputs"].get("name") or record["inputs"].get("scriptName"))
+    kinds_of = {value: kind for kind, value in found}
     for value in literal_ids:
-        add("literal", value, "allowedLiteralIds")
+        kind = kinds_of.get(value) or ("worker" if value in worker_names else "literal")
+        add(kind, value, "allowedLiteralIds")
     return found
 
 
 def shared_identifiers(first: StackInput, first_ids: list[str], second: StackInput,
                        second_ids: list[str]) -> list[str]:
-    """Messages for each identifier both stacks use."""
+    """Messages for each identifier both stacks use (the same value of the same kind; a `literal`
+    of unknown kind matches any)."""
     a = stateful_identifiers(first, first_ids)
     b = stateful_identifiers(second, second_ids)
-    by_value_a = {value: (kind, where) for (kind, value), where in a.items()}
+    by_value_a: dict[str, list[tuple[str, str]]] = {}
+    for (kind, value), where in a.items():
+        by_value_a.setdefault(value, []).append((kind, where))
     problems = []
     for (kind, value), where_b in sorted(b.items()):
-        if value in by_value_a:
-            _, where_a = by_value_a[value]
-            problems.append(f"{value!r} is used by {first.stack} ({where_a}) and by {second.stack} ({where_b})")
+        for kind_a, where_a in by_value_a.get(value, []):
+            if kind_a == kind or "literal" in (kind_a, kind):
+                problems.append(f"{value!r} is used by {first.stack} ({where_a}) and by {second.stack} ({where_b})")
+                break
     return problems
-
 
 
 def protected_changes(changes: Any) -> Iterator[tuple[str, str]]:

@@ -36,6 +36,7 @@ RULE_KEYS: dict[str, str] = {
     "CF-MON-002": "monitoring.alerts",
     "CF-TUN-001": "tunnel.ingress",
     "CF-TUN-002": "tunnel.access",
+    "CF-TUN-006": "monitoring.alerts",
 }
 # The key under the finding's entry that each rule's fix changes (entry section -> sub-key).
 RULE_SUBKEYS: dict[str, dict[str, str]] = {

@@ -1,280 +1,217 @@
-"""Checklist traceability: each item of the production readiness checklist (seed 002) that a
-machine can check, what enforces it (a policy rule, or a setting the components declare), and its
-status in one stack; the items no program can check are listed as such.
+"""The production readiness checklist, item by item: the rules that enforce each item a program can
+check, with their status in one stack, and who checks the rest by hand.
 
-Statuses: `pass`, `FAIL` (a mandatory finding), `advisory` (findings at advisory level),
-`disabled` (the rule is off for this stack), `set` / `not set` (a component setting found or not
-in the plan), `manual` (people check it: tests, sign-offs, training, ...).
+Statuses, from worst: `FAIL` (a mandatory finding), `disabled` (a rule of the item is off for
+this stack, or checks a zone another stack owns), `waived` (the stack's policy config waives a
+clause, with its reason), `advisory` (a rule of the item only warns here), `pass` (every rule of
+the item is mandatory and passes), and `manual` (people check it; the row says who). An item is never `pass` on the strength of a
+setting alone: every checkable item names the rules that enforce it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from policies.chittyos_guard import RULES, checklist as C
 
 Plan = dict[str, Any]
-SettingCheck = Callable[[Plan], tuple[bool, str]]
+STATUSES = ("FAIL", "disabled", "waived", "advisory", "pass", "manual")
+# --fail-on VALUE: the statuses that make `readiness` exit 1.
+FAIL_ON = {"fail": ("FAIL",), "advisory": ("FAIL", "advisory"), "waived": ("FAIL", "advisory", "waived"),
+           "not-pass": ("FAIL", "advisory", "waived", "disabled")}
 
-T = "cloudflare:index/"
-
-
-def _custom(plan: Plan, token: str) -> list[dict[str, Any]]:
-    return [r for r in plan["resources"] if r["type"] == f"{T}{token}"]
-
-
-def _scripts(plan: Plan) -> list[dict[str, Any]]:
-    """Resources carrying a Worker's code and bindings (one-shot scripts and versions)."""
-    return _custom(plan, "workersScript:WorkersScript") + _custom(plan, "workerVersion:WorkerVersion")
-
-
-def _bindings(plan: Plan, kind: str) -> list[dict[str, Any]]:
-    return [b for s in _scripts(plan) for b in s["inputs"].get("bindings") or [] if b.get("type") == kind]
-
-
-def _zone_setting(setting: str, value: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        found = [r["inputs"].get("value") for r in _custom(plan, "zoneSetting:ZoneSetting")
-                 if r["inputs"].get("settingId") == setting]
-        return (value in found, f"ZoneSetting {setting} = {found[0]!r}" if found else f"no ZoneSetting {setting}")
-    return check
-
-
-def _ruleset_rules(plan: Plan, phase: str) -> list[dict[str, Any]]:
-    return [rule for r in _custom(plan, "ruleset:Ruleset") if r["inputs"].get("phase") == phase
-            for rule in r["inputs"].get("rules") or []]
-
-
-def _header(name: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        ok = any(name in ((rule.get("actionParameters") or {}).get("headers") or {})
-                 for rule in _ruleset_rules(plan, "http_response_headers_transform"))
-        return ok, f"response header {name} {'set' if ok else 'not set'} (edgeSecurity.securityHeaders)"
-    return check
-
-
-def _cpu(plan: Plan) -> tuple[bool, str]:
-    limits = {s["inputs"].get("scriptName"): (s["inputs"].get("limits") or {}).get("cpuMs") for s in _scripts(plan)}
-    return bool(limits) and all(limits.values()), f"cpuMs per script: {limits}"
-
-
-def _nodejs(plan: Plan) -> tuple[bool, str]:
-    flags = {s["inputs"].get("scriptName"): "nodejs_compat" in (s["inputs"].get("compatibilityFlags") or [])
-             for s in _scripts(plan)}
-    return bool(flags) and all(flags.values()), f"nodejs_compat per script: {flags}"
-
-
-def _environment_var(plan: Plan) -> tuple[bool, str]:
-    values = {b.get("text") for b in _bindings(plan, "plain_text") if b.get("name") == "ENVIRONMENT"}
-    return values == {plan["stack"]}, f"ENVIRONMENT = {sorted(values)}"
-
-
-def _custom_domains(plan: Plan) -> tuple[bool, str]:
-    hosts = sorted(r["inputs"].get("hostname") for r in _custom(plan, "workersCustomDomain:WorkersCustomDomain"))
-    return bool(hosts), f"custom domains: {hosts}"
-
-
-def _archival(plan: Plan) -> tuple[bool, str]:
-    archived = sorted(r["inputs"].get("bucketName") for r in _custom(plan, "r2BucketLifecycle:R2BucketLifecycle")
-                      if any(rule.get("storageClassTransitions") for rule in r["inputs"].get("rules") or []))
-    return bool(archived), f"buckets moving to Infrequent Access: {archived}"
-
-
-def _do_classes(plan: Plan) -> tuple[bool, str]:
-    classes = sorted({b.get("className") for b in _bindings(plan, "durable_object_namespace")})
-    return bool(classes), f"Durable Object classes bound: {classes}"
-
-
-def _datasets(plan: Plan) -> tuple[bool, str]:
-    datasets = sorted(b.get("dataset") for b in _bindings(plan, "analytics_engine"))
-    return bool(datasets), f"Analytics Engine datasets: {datasets}"
-
-
-def _records(kind: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        names = sorted(r["inputs"].get("name") for r in _custom(plan, "dnsRecord:DnsRecord")
-                       if r["inputs"].get("type") == kind)
-        return bool(names), f"{kind} records: {names}"
-    return check
-
-
-def _present(token: str, what: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        found = _custom(plan, token)
-        return bool(found), f"{len(found)} {what}"
-    return check
-
-
-def _phase(phase: str, what: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        rules = _ruleset_rules(plan, phase)
-        return bool(rules), f"{len(rules)} {what}"
-    return check
-
-
-def _rule_ref(phase: str, needle: str, what: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        ok = any(needle in (rule.get("expression") or "") or needle == rule.get("ref")
-                 for rule in _ruleset_rules(plan, phase))
-        return ok, f"{what} {'present' if ok else 'absent'}"
-    return check
-
-
-def _alert(alert_type: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        found = [r for r in _custom(plan, "notificationPolicy:NotificationPolicy")
-                 if r["inputs"].get("alertType") == alert_type and r["inputs"].get("enabled") is not False]
-        return bool(found), f"{len(found)} enabled '{alert_type}' notification policies"
-    return check
-
-
-def _webhook(word: str) -> SettingCheck:
-    def check(plan: Plan) -> tuple[bool, str]:
-        found = [r["inputs"].get("name") for r in _custom(plan, "notificationPolicyWebhooks:NotificationPolicyWebhooks")
-                 if word in str(r["inputs"].get("name", "")).lower() or word in str(r["inputs"].get("url", "")).lower()]
-        return bool(found), f"{word} webhooks: {found}"
-    return check
-
-
-def _secrets(plan: Plan) -> tuple[bool, str]:
-    names = [b.get("name") for b in _bindings(plan, "secret_text")]
-    marked = all(any(p.startswith("bindings") for p in s["secretInputs"]) for s in _scripts(plan)
-                 if any(b.get("type") == "secret_text" for b in s["inputs"].get("bindings") or []))
-    return bool(names) and marked, f"{len(names)} secret_text bindings, all marked secret: {marked}"
+# Who checks by hand: the sign-off roles of the checklist.
+DEV, OPS, SEC, QA = "Lead Developer", "DevOps Engineer", "Security Engineer", "QA Engineer"
+PERF = "DevOps Engineer (load tests)"
 
 
 @dataclass(frozen=True)
 class Item:
-    key: str  # "Section > Group > Item", as in seed 002
+    key: str  # the checklist item (policies/chittyos_guard/checklist.py)
     rules: tuple[str, ...] = ()
-    setting: SettingCheck | None = None
-    setting_name: str = ""
-    manual: str = ""
+    manual: str = ""  # who checks it by hand, and what they check
+    part: str = ""  # what this row covers when an item has a checkable and a manual part
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.part})" if self.part else self.key
+
+
+def _m(key: str, who: str, what: str) -> Item:
+    return Item(key, manual=f"{who}: {what}")
 
 
 CHECKLIST: tuple[Item, ...] = (
-    # ---- Infrastructure Readiness ----
-    Item("Infrastructure Readiness > Cloudflare Workers Configuration > Resource limits optimized for AI "
-         "workloads (100k CPU ms, 512MB memory)", setting=_cpu, setting_name="services.<name>.cpuMs"),
-    Item("Infrastructure Readiness > Cloudflare Workers Configuration > Environment variables configured for "
-         "production", setting=_environment_var, setting_name="services.<name>.vars.ENVIRONMENT"),
-    Item("Infrastructure Readiness > Cloudflare Workers Configuration > Custom domains configured "
-         "(project-awareness.chitty.cc)", setting=_custom_domains, setting_name="services.<name>.customDomains"),
-    Item("Infrastructure Readiness > Cloudflare Workers Configuration > Compatibility flags set for Node.js "
-         "compatibility", setting=_nodejs, setting_name="services.<name>.compatibilityFlags"),
-    Item("Infrastructure Readiness > KV Storage Setup > Production KV namespaces created with proper IDs",
-         rules=("CF-ENV-001", "CF-ENV-002")),
-    Item("Infrastructure Readiness > R2 Storage Configuration > Production buckets created with lifecycle policies",
-         rules=("CF-R2-001",)),
-    Item("Infrastructure Readiness > R2 Storage Configuration > CORS configuration for cross-origin access",
-         rules=("CF-CORS-001",)),
-    Item("Infrastructure Readiness > R2 Storage Configuration > Public access settings configured appropriately",
-         rules=("CF-R2-002",)),
-    Item("Infrastructure Readiness > R2 Storage Configuration > Data archival policies implemented",
-         setting=_archival, setting_name="r2Buckets.<name>.lifecycle[].transitionToInfrequentAccessDays"),
-    Item("Infrastructure Readiness > Durable Objects Deployment > All Durable Object classes deployed",
-         setting=_do_classes, setting_name="durableObjects.<name>.classes"),
-    Item("Infrastructure Readiness > Durable Objects Deployment > Migration strategies validated",
-         rules=("CF-DO-001",)),
-    Item("Infrastructure Readiness > Analytics Engine Setup > All datasets created (usage, performance, security, "
-         "business)", setting=_datasets, setting_name="services.<name>.bindings.analyticsEngine"),
-    Item("DNS and Domain Configuration > Primary Domain Setup > SSL certificate installed and valid",
-         rules=("CF-TLS-001", "CF-TLS-002")),
-    Item("DNS and Domain Configuration > Primary Domain Setup > HSTS configuration enabled", rules=("CF-TLS-003",)),
-    Item("DNS and Domain Configuration > Primary Domain Setup > CAA records configured", setting=_records("CAA"),
-         setting_name="DnsRecord type CAA (not declared by any component yet)"),
-    Item("DNS and Domain Configuration > API Subdomain Setup > Load balancing configured if needed",
-         setting=_present("loadBalancer:LoadBalancer", "load balancers"), setting_name="loadBalancing.enabled"),
-    Item("CDN and Edge Configuration > Caching Rules > Intelligent caching rules deployed",
-         setting=_phase("http_request_cache_settings", "cache rules"), setting_name="edgeSecurity.cacheRules"),
-    Item("CDN and Edge Configuration > Performance Optimization > HTTP/2 and HTTP/3 enabled",
-         setting=_zone_setting("http3", "on"), setting_name="edgeSecurity.tls.http3"),
-    Item("CDN and Edge Configuration > Performance Optimization > Brotli compression enabled",
-         setting=_zone_setting("brotli", "on"), setting_name="ZoneSetting brotli (not declared by any component yet)"),
-    # ---- Security Validation ----
-    Item("WAF Rules Implementation > AI-Specific Protection Rules > AI platform verification rules active",
-         setting=_rule_ref("http_request_firewall_custom", "ai_platform_verification", "AI platform verification rule"),
-         setting_name="edgeSecurity.wafCustomRules"),
-    Item("WAF Rules Implementation > AI-Specific Protection Rules > API abuse protection implemented",
-         setting=_phase("http_ratelimit", "rate-limit rules"), setting_name="edgeSecurity.rateLimits"),
-    Item("WAF Rules Implementation > Standard Security Rules > SQL injection protection enabled",
-         rules=("CF-WAF-001",)),
-    Item("WAF Rules Implementation > Standard Security Rules > XSS protection configured", rules=("CF-WAF-001",)),
-    Item("WAF Rules Implementation > Rate Limiting Configuration > Endpoint-specific rate limits configured",
-         rules=("CF-RL-001",)),
-    Item("WAF Rules Implementation > Rate Limiting Configuration > WebSocket connection limits set",
-         setting=_rule_ref("http_ratelimit", '"/ws"', "rate limit on /ws"), setting_name="edgeSecurity.rateLimits"),
-    Item("Security Headers and Policies > Security Headers > HSTS configured with preload", rules=("CF-TLS-004",)),
-    Item("Security Headers and Policies > Security Headers > Content Security Policy implemented",
-         setting=_header("Content-Security-Policy"), setting_name="edgeSecurity.securityHeaders"),
-    Item("Security Headers and Policies > Security Headers > X-Frame-Options configured",
-         setting=_header("X-Frame-Options"), setting_name="edgeSecurity.securityHeaders"),
-    Item("Security Headers and Policies > Security Headers > X-Content-Type-Options set",
-         setting=_header("X-Content-Type-Options"), setting_name="edgeSecurity.securityHeaders"),
-    Item("Security Headers and Policies > Security Headers > Referrer Policy configured",
-         setting=_header("Referrer-Policy"), setting_name="edgeSecurity.securityHeaders"),
-    Item("Security Headers and Policies > CORS Configuration > Allowed origins properly restricted",
-         rules=("CF-CORS-001", "CF-CORS-002")),
-    Item("Authentication and Authorization > API Authentication > API key management secure", rules=("CF-SEC-001",)),
-    # ---- Monitoring and Alerting ----
-    Item("Monitoring and Alerting > Comprehensive Health Checks > Primary endpoint health check configured",
-         rules=("CF-MON-001",)),
-    Item("Monitoring and Alerting > Comprehensive Health Checks > API endpoint health checks active",
-         rules=("CF-MON-001",)),
-    Item("Monitoring and Alerting > Critical Alerts > PagerDuty integration configured",
-         setting=_webhook("pagerduty"), setting_name="monitoring.pagerduty"),
-    Item("Monitoring and Alerting > Critical Alerts > Service down alerts active", rules=("CF-MON-002",)),
-    Item("Monitoring and Alerting > Critical Alerts > High error rate alerts set",
-         setting=_alert("http_alert_origin_error"), setting_name="monitoring.alerts"),
-    Item("Monitoring and Alerting > Warning Alerts > Slack integration configured", setting=_webhook("slack"),
-         setting_name="monitoring.slack"),
-    # ---- Testing, continuity, deployment ----
-    Item("Testing Validation > Vulnerability Assessment > Access control vulnerabilities resolved",
-         rules=("CF-TUN-001", "CF-TUN-002")),
-    Item("Business Continuity > Rollback Strategy > Data rollback procedures defined",
-         rules=("CF-DATA-001", "CF-DATA-002")),
-    Item("Deployment Execution Plan > Final Validation > Staging environment fully validated",
-         rules=("CF-ENV-002", "CF-ENV-003")),
-    Item("Deployment Execution Plan > Preparation > Production secrets configured", setting=_secrets,
-         setting_name="services.<name>.secrets (Pulumi secrets)"),
-    # ---- what no program can check ----
-    Item("Performance Validation > Global Performance Testing, Load Testing, Caching Performance (all items)",
-         manual="measured by load and latency tests against the deployed estate"),
-    Item("Integration Validation > AI Platform Integrations, External Service Dependencies (all items)",
-         manual="end-to-end tests with Claude, ChatGPT, ChittyID, ChittyChat, ChittyRegistry"),
-    Item("Testing Validation > Automated Testing Suite, Penetration Testing (all items)",
-         manual="test coverage and external security assessment"),
-    Item("Business Continuity > Disaster Recovery Plan, Incident Response Plan (all items)",
-         manual="documented and rehearsed procedures"),
-    Item("Documentation and Training (all items)", manual="documentation review and team training"),
-    Item("Performance Benchmarks, Cost Optimization Validation, Success Metrics (all items)",
-         manual="measured after deployment"),
-    Item("Sign-off Requirements > Technical, Business and Compliance Sign-offs (all items)",
-         manual="sign-offs by people"),
-    Item("Final Go/No-Go Criteria (all items)", manual="a decision by people, informed by this report"),
+    Item(C.WORKER_LIMITS, ("CF-WRK-002",), part="CPU limits; memory is fixed at 128 MB and has no setting"),
+    Item(C.WORKER_VARS, ("CF-ENV-006",)),
+    Item(C.CUSTOM_DOMAINS, ("CF-WRK-005", "CF-ENV-005", "CF-WRK-003")),
+    Item(C.COMPAT_FLAGS, ("CF-WRK-001",)),
+    Item(C.KV_IDS, ("CF-ENV-001", "CF-ENV-002")),
+    _m(C.KV_PERFORMANCE, DEV, "KV has no per-namespace performance settings; access patterns live in the code"),
+    _m(C.KV_RETENTION, DEV, "KV retention is a TTL per write, set in the Workers' code"),
+    _m(C.KV_BACKUP, OPS, "no Cloudflare setting backs up KV: an export job and its restore, outside this program"),
+    Item(C.R2_LIFECYCLE, ("CF-R2-001",)),
+    Item(C.R2_CORS, ("CF-CORS-001", "CF-CORS-003")),
+    Item(C.R2_PUBLIC, ("CF-R2-002",)),
+    Item(C.R2_ARCHIVAL, ("CF-R2-003",)),
+    Item(C.DO_CLASSES, ("CF-DO-002",)),
+    _m(C.DO_GEOGRAPHY, DEV, "Durable Objects have no placement setting; a location hint is an option in the code"),
+    _m(C.DO_SCALING, DEV, "Durable Objects scale per object; there is nothing to configure"),
+    Item(C.DO_MIGRATIONS, ("CF-DO-001",)),
+    Item(C.AE_DATASETS, ("CF-AE-001",)),
+    _m(C.AE_SAMPLING, DEV, "Analytics Engine samples when it writes, in the Workers' code"),
+    _m(C.AE_RETENTION, OPS, "Analytics Engine retention is fixed by the platform"),
+    _m(C.AE_DASHBOARDS, OPS, "dashboards are built and tested in the Cloudflare dashboard or Grafana"),
+    Item(C.PRIMARY_DOMAIN, ("CF-WRK-005", "CF-DNS-003")),
+    Item(C.SSL_VALID, ("CF-TLS-001", "CF-TLS-002", "CF-TLS-005", "CF-TLS-007", "CF-DNS-001", "CF-DNS-002"),
+         part="zone TLS settings, Universal SSL, DNSSEC, proxied records"),
+    _m(C.SSL_VALID, SEC, "the certificate actually served is valid (no dedicated certificate is declared)"),
+    Item(C.HSTS_ENABLED, ("CF-TLS-004", "CF-TLS-003", "CF-TLS-006")),
+    Item(C.CAA, ("CF-DNS-004",)),
+    Item(C.API_SUBDOMAIN, ("CF-WRK-006",), part="the route; the DNS record of api.chitty.cc belongs to its owner"),
+    Item(C.LOAD_BALANCING, ("CF-LB-001",)),
+    _m(C.FAILOVER_TESTED, QA, "take a pool's origins down and watch traffic fail over"),
+    _m(C.WS_TESTED, QA, "WebSocket connections from several regions"),
+    Item(C.WS_LIMITS, ("CF-RL-004",)),
+    _m(C.WS_TIMEOUTS, DEV, "idle timeouts live in the Worker and Durable Object code"),
+    Item(C.CACHE_RULES, ("CF-CACHE-001",), part="no cache rule shares a private response; Workers cache in code"),
+    _m(C.CACHE_INVALIDATION, DEV, "purge on deploy and on session update, from the application"),
+    _m(C.CACHE_TTL, DEV, "TTLs are Worker vars (CACHE_TTL, EDGE_CACHE_TTL) the application reads"),
+    Item(C.CACHE_KEYS, ("CF-CACHE-001",)),
+    Item(C.COMPRESSION, ("CF-PERF-003",)),
+    _m(C.MINIFICATION, DEV, "Cloudflare retired Auto Minify in 2024: minify at build time"),
+    Item(C.HTTP3, ("CF-PERF-001", "CF-PERF-002")),
+    Item(C.BROTLI, ("CF-PERF-003",)),
+    Item(C.AI_VERIFICATION, ("CF-WAF-003",)),
+    Item(C.SESSION_HIJACKING, ("CF-WAF-004",)),
+    Item(C.API_ABUSE, ("CF-RL-006", "CF-BOT-001")),
+    Item(C.SYNC_SECURITY, ("CF-WAF-005",)),
+    Item(C.SQL_INJECTION, ("CF-WAF-001", "CF-WAF-002")),
+    Item(C.XSS, ("CF-WAF-002",)),
+    Item(C.PAYLOAD_LIMITS, ("CF-WAF-006",)),
+    _m(C.BOMB_PROTECTION, DEV, "parse JSON/XML with depth and size limits; managed rulesets do not bound them"),
+    Item(C.ENDPOINT_LIMITS, ("CF-RL-001", "CF-RL-002", "CF-RL-003", "CF-RL-005")),
+    _m(C.BURST, PERF, "edge rate limits count per period, not in token buckets: burst sizes are load-tested"),
+    _m(C.AI_BONUS, DEV, "no higher limit for AI platforms is declared; verified traffic is exempted in the WAF rule"),
+    Item(C.WS_CONNECTION_LIMITS, ("CF-RL-004",)),
+    Item(C.HSTS_PRELOAD, ("CF-TLS-004",)),
+    Item(C.CSP, ("CF-HDR-001",)),
+    Item(C.FRAME_OPTIONS, ("CF-HDR-002",)),
+    Item(C.CONTENT_TYPE_OPTIONS, ("CF-HDR-003",)),
+    Item(C.REFERRER_POLICY, ("CF-HDR-004",)),
+    Item(C.CORS_ORIGINS, ("CF-CORS-001", "CF-CORS-002")),
+    _m(C.CORS_PREFLIGHT, DEV, "the Workers answer OPTIONS themselves"),
+    _m(C.CORS_CREDENTIALS, DEV, "Access-Control-Allow-Credentials is the Workers' response"),
+    Item(C.CORS_METHODS, ("CF-CORS-003",), part="R2 CORS; the Workers' own CORS answers are the application's"),
+    _m(C.JWT, DEV, "JWT handling is application code"),
+    Item(C.TOKEN_EXPIRY, ("CF-TUN-006",), part="Access service tokens; API tokens are the application's"),
+    _m(C.REFRESH_TOKENS, DEV, "refresh tokens are application code"),
+    Item(C.API_KEYS, ("CF-SEC-001",)),
+    _m(C.SESSION_ENCRYPTION, DEV, "session encryption is application code"),
+    Item(C.SESSION_TIMEOUT, ("CF-TUN-005",), part="Access sessions; SESSION_TIMEOUT is read by the application"),
+    Item(C.SESSION_HIJACKING_ACTIVE, ("CF-WAF-004",)),
+    _m(C.CROSS_SESSION, QA, "cross-session integrity is tested against the application"),
+    Item(C.HC_PRIMARY, ("CF-MON-001",)),
+    Item(C.HC_API, ("CF-MON-003",)),
+    Item(C.HC_WEBSOCKET, ("CF-MON-004",)),
+    _m(C.HC_EXTERNAL, OPS, "ChittyID, ChittyRegistry and ChittyChat are checked by their owners' stacks"),
+    _m(C.RESPONSE_TIME, OPS, "Workers analytics; the health checks have no latency threshold"),
+    Item(C.ERROR_TRACKING, ("CF-WRK-004",)),
+    _m(C.THROUGHPUT, OPS, "Workers analytics dashboards"),
+    _m(C.RESOURCE_ALERTS, OPS, "Cloudflare has no Worker CPU or memory alert type; watch usage in analytics"),
+    Item(C.PAGERDUTY, ("CF-MON-005",)),
+    Item(C.SERVICE_DOWN, ("CF-MON-002",)),
+    Item(C.HIGH_ERROR_RATE, ("CF-MON-007",)),
+    Item(C.PERFORMANCE_DEGRADATION, ("CF-MON-009",)),
+    Item(C.SLACK, ("CF-MON-006",)),
+    Item(C.ELEVATED_ERROR_RATE, ("CF-MON-008",)),
+    _m(C.PERFORMANCE_WARNINGS, OPS, "latency thresholds are watched in analytics"),
+    _m(C.RESOURCE_WARNINGS, OPS, "usage is watched in analytics"),
+    Item(C.ACCESS_CONTROL, ("CF-TUN-001", "CF-TUN-002", "CF-TUN-003", "CF-TUN-004")),
+    Item(C.ERROR_SCENARIOS, ("CF-Q-001",), part="failed queue messages are kept; the error tests are QA's"),
+    _m(C.KV_BACKUP_PROCEDURES, OPS, "KV export and restore procedures"),
+    _m(C.R2_REPLICATION, OPS, "R2 has no replication setting: copy jobs (e.g. Super Slurper) outside this program"),
+    Item(C.ANALYTICS_RETENTION, ("CF-R2-003",)),
+    _m(C.CONFIG_BACKUP, OPS, "configuration is in git; the state backend keeps checkpoints and backups"),
+    _m(C.BLUE_GREEN, OPS, "gradual deployments (Worker versions) are not declared"),
+    _m(C.AUTO_ROLLBACK, OPS, "no automatic rollback trigger exists"),
+    _m(C.MANUAL_ROLLBACK, OPS, "rollback runbook"),
+    Item(C.DATA_ROLLBACK, ("CF-DATA-001", "CF-DATA-002", "CF-DATA-003"), part="stores protected, retained and never deleted by a change"),
+    _m(C.DATA_ROLLBACK, OPS, "restore procedures (D1 Time Travel, KV and R2 restores) written and rehearsed"),
+    Item(C.BUDGET_ALERTS, ("CF-MON-010",)),
+    _m(C.USAGE_TRACKING, OPS, "usage is tracked in Cloudflare's billing and analytics"),
+    Item(C.STAGING_VALIDATED, ("CF-ENV-002", "CF-ENV-003", "CF-ENV-004", "CF-ENV-005"),
+         part="separated from production, and adopting what runs instead of creating it again"),
+    _m(C.STAGING_VALIDATED, QA, "the staging test run (smoke, load and integration tests)"),
+    Item(C.PRODUCTION_SECRETS, ("CF-SEC-001",)),
+    _m("Performance Validation (all items)", PERF, "load and latency tests against the deployed estate"),
+    _m("Integration Validation (all items)", QA, "end-to-end tests with Claude, ChatGPT and the ChittyOS services"),
+    _m("Testing Validation > Automated Testing Suite, Penetration Testing (other items)", SEC, "coverage, assessment"),
+    _m("Business Continuity > Disaster Recovery Plan, Incident Response Plan (all items)", OPS, "rehearsed procedures"),
+    _m("Documentation and Training (all items)", DEV, "documentation review and team training"),
+    _m("Performance Benchmarks, Cost Optimization Validation, Success Metrics (other items)", OPS, "measured later"),
+    _m("Deployment Execution Plan (other items)", OPS, "the deployment day's steps"),
+    _m("Sign-off Requirements (all items)", "each role named there", "sign-offs by people"),
+    _m("Final Go/No-Go Criteria (all items)", "Engineering Manager", "a decision by people, informed by this report"),
 )
 
 
 def checklist_keys() -> set[str]:
-    return {item.key for item in CHECKLIST if not item.manual}
+    """The items rules may name: every checkable item of the checklist."""
+    return {item.key for item in CHECKLIST if item.rules}
 
 
-def _rule_status(rule_ids: tuple[str, ...], stack: str, report: Any, levels: dict[str, str]) -> tuple[str, str]:
-    found = [f for f in report.findings if f.rule_id in rule_ids and f.stack in (stack, )]
-    found += [f for f in report.findings if f.rule_id in rule_ids and "+" in f.stack]
-    rule_levels = [levels.get(rule_id, "mandatory") for rule_id in rule_ids]
-    if any(f.mandatory for f in found):
-        return "FAIL", "; ".join(f"{f.rule_id}: {f.message}" for f in found if f.mandatory)[:300]
-    if found:
-        return "advisory", "; ".join(f"{f.rule_id}: {f.message}" for f in found)[:300]
-    if all(level == "disabled" for level in rule_levels):
-        return "disabled", "rule disabled for this stack in policies/config"
-    return "pass", ", ".join(f"{r} ({lvl})" for r, lvl in zip(rule_ids, rule_levels))
+def _levels(stack: str, project: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """rule id -> (enforcement level, reconciled properties) in this stack's policy config."""
+    from . import policy_config
+    from .client import PolicyInfo
+    from .gate_rules import GATE_RULES
+
+    infos = [PolicyInfo(name=r.name, description=r.description, enforcement="mandatory", severity="", remediation="",
+                        tags=(r.id,), checklist=r.checklist, kind=r.scope, config_schema=dict(r.schema),
+                        required=r.required) for r in RULES]
+    document = policy_config.load(stack, project.policy_config_dir)
+    where = str(policy_config.config_path(stack, project.policy_config_dir))
+    reconciled = policy_config.reconcile(infos, document, where, extra_names=[g.name for g in GATE_RULES])
+    levels = {info.rule_id: reconciled[info.name] for info in infos}
+    for rule in GATE_RULES:
+        levels[rule.id] = reconciled.get(rule.name, (policy_config.document_level(document), {}))
+    return levels
+
+
+def _row(item: Item, stack: str, findings: list[Any], levels: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    if item.manual:
+        return {"item": item.label, "enforcedBy": "manual", "status": "manual", "detail": item.manual}
+    mine = [f for f in findings if f.rule_id in item.rules and stack in f.stack.split("+")]
+    rule_levels = {rule_id: levels.get(rule_id, ("mandatory", {}))[0] for rule_id in item.rules}
+    elsewhere = [r for r in item.rules if levels.get(r, ("", {}))[1].get("requireManagedZone") is False]
+    waivers = {f"{rule_id} {clause}": reason for rule_id in item.rules
+               for clause, reason in (levels.get(rule_id, ("", {}))[1].get("waivers") or {}).items()}
+    if any(f.mandatory for f in mine):
+        status, detail = "FAIL", "; ".join(f"{f.rule_id}: {f.message}" for f in mine if f.mandatory)
+    elif "disabled" in rule_levels.values():
+        status = "disabled"
+        off = [r for r, lvl in rule_levels.items() if lvl == "disabled"]
+        detail = "off for this stack in policies/config: " + ", ".join(off)
+    elif elsewhere:
+        status = "disabled"
+        detail = f"zone-wide, checked by the stack owning the zone (requireManagedZone false): {', '.join(elsewhere)}"
+    elif waivers:
+        status, detail = "waived", "; ".join(f"{where} waived: {reason}" for where, reason in waivers.items())
+    elif mine or "advisory" in rule_levels.values():
+        status = "advisory"
+        detail = "; ".join(f"{f.rule_id}: {f.message}" for f in mine) or "advisory here: " + ", ".join(
+            r for r, lvl in rule_levels.items() if lvl == "advisory")
+    else:
+        status, detail = "pass", "mandatory, no finding"
+    return {"item": item.label, "enforcedBy": ", ".join(item.rules), "status": status, "detail": detail[:400]}
 
 
 def readiness(stack: str, plan: Plan | None = None, project: Any = None) -> list[dict[str, str]]:
-    """One row per checklist item: key, enforced by, status, detail (`project`: a `Project`, by
-    default the one the working directory is in)."""
+    """One row per checklist item (or part of one): item, enforcedBy, status, detail. `project` is a
+    `Project`, by default the one the working directory is in."""
     from ..plan import make_plan
     from ..project import Project
     from .runner import Source, run_gate
@@ -282,57 +219,33 @@ def readiness(stack: str, plan: Plan | None = None, project: Any = None) -> list
     project = project or Project.discover()
     plan = plan or make_plan(stack, project=project)
     report = run_gate([Source("stack", stack)], project=project, make_plan=lambda _: plan)
-    levels = _levels(stack, report, project)
-    rows = []
-    for item in CHECKLIST:
-        if item.manual:
-            rows.append({"item": item.key, "enforcedBy": "manual", "status": "manual", "detail": item.manual})
-        elif item.rules:
-            status, detail = _rule_status(item.rules, stack, report, levels)
-            rows.append({"item": item.key, "enforcedBy": ", ".join(item.rules), "status": status, "detail": detail})
-        else:
-            ok, detail = item.setting(plan)  # type: ignore[misc]
-            rows.append({"item": item.key, "enforcedBy": f"setting: {item.setting_name}",
-                         "status": "set" if ok else "not set", "detail": detail})
-    return rows
+    levels = _levels(stack, project)
+    return [_row(item, stack, report.findings, levels) for item in CHECKLIST]
 
 
-def _levels(stack: str, report: Any, project: Any) -> dict[str, str]:
-    """rule id -> enforcement level in this stack's policy config."""
-    from . import policy_config
-    from .gate_rules import GATE_RULES
+def failing(rows: list[dict[str, str]], fail_on: str | None) -> list[dict[str, str]]:
+    """The rows that make `readiness --fail-on` exit 1."""
+    return [r for r in rows if fail_on and r["status"] in FAIL_ON[fail_on]]
 
-    document = policy_config.load(stack, project.policy_config_dir)
-    by_name = {rule["policy"]: rule["id"] for rule in report.rules}
-    default = policy_config.document_level(document)
-    levels = {rule_id: default for rule_id in by_name.values()}
-    for name, value in document.items():
-        if name in by_name:
-            level = value if isinstance(value, str) else value.get("enforcementLevel")
-            if level:
-                levels[by_name[name]] = level
-    for rule in GATE_RULES:
-        levels.setdefault(rule.id, default)
-    return levels
+
+def render(stack: str, rows: list[dict[str, str]], fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps({"stack": stack, "items": rows}, indent=2)
+    counts = ", ".join(f"{n} {s}" for s in STATUSES if (n := sum(r["status"] == s for r in rows)))
+    if fmt == "markdown":
+        lines = [f"### Production readiness checklist: {stack}", "", counts, "",
+                 "| status | checklist item | enforced by | detail |", "|---|---|---|---|"]
+        lines += [f"| {r['status']} | {r['item']} | {r['enforcedBy']} | {r['detail'].replace('|', '/')} |"
+                  for r in rows]
+        return "\n".join(lines)
+    width = max(len(s) for s in STATUSES)
+    lines = [f"The production readiness checklist for stack {stack}:"]
+    for r in rows:
+        lines.append(f"  {r['status']:<{width}}  {r['item']}")
+        lines.append(f"  {'':<{width}}    enforced by: {r['enforcedBy']}; {r['detail']}")
+    return "\n".join([*lines, "", f"  {counts}"])
 
 
 def readiness_report(stack: str, fmt: str = "table", project: Any = None) -> tuple[str, list[dict[str, str]]]:
     rows = readiness(stack, project=project)
-    if fmt == "json":
-        return json.dumps({"stack": stack, "items": rows}, indent=2), rows
-    if fmt == "markdown":
-        lines = [f"### Readiness checklist: {stack}", "", "| status | checklist item | enforced by | detail |",
-                 "|---|---|---|---|"]
-        lines += [f"| {r['status']} | {r['item']} | {r['enforcedBy']} | {r['detail'].replace('|', '/')} |" for r in rows]
-        return "\n".join(lines), rows
-    width = max(len(r["status"]) for r in rows)
-    lines = [f"Readiness checklist (seed 002) for stack {stack}:"]
-    for r in rows:
-        lines.append(f"  {r['status']:<{width}}  {r['item']}")
-        lines.append(f"  {'':<{width}}    enforced by: {r['enforcedBy']}; {r['detail']}")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    lines.append("")
-    lines.append("  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return "\n".join(lines), rows
+    return render(stack, rows, fmt), rows

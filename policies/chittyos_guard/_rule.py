@@ -1,8 +1,8 @@
 """What every rule of the pack carries, and the plumbing shared by the policy modules.
 
 A rule is a CrossGuard policy plus the metadata the readiness checklist needs: a stable id
-(`CF-TLS-001`), a severity, remediation steps and the checklist item it enforces (seed 002).
-The id and the checklist item travel in the policy's `tags` and `framework`, so any client of
+(`CF-TLS-001`), a severity, remediation steps and the item of the production readiness checklist
+it enforces (`checklist.py`). The id and the checklist item travel in the policy's `tags` and `framework`, so any client of
 the Analyzer protocol (the Pulumi CLI, `chittyos-edge gate`) can read them from
 `GetAnalyzerInfo`.
 
@@ -15,6 +15,8 @@ unknown value can never let a resource through unchecked.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -30,8 +32,9 @@ from pulumi_policy.proxy import UnknownValueError
 
 CHECKLIST = "ChittyOS Project Awareness production readiness checklist"
 CHECKLIST_VERSION = "1.0.0"
-CHECKLIST_SOURCE = "seeds/002: Production Readiness Checklist (August 30, 2025)"
+CHECKLIST_SOURCE = "ChittyOS Project Awareness - Production Readiness Checklist (August 30, 2025)"
 UNKNOWN_PREFIX = "[unknown at preview]"
+ANY_CLAUSE = "*"  # in `waivable`: the stack may name any clause (a Worker, a class)
 
 # ---- type tokens (the v6 names; see /work/shared/reference/cloudflare-v6.md) ----------------
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -60,33 +63,78 @@ DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 HEALTHCHECK = "cloudflare:index/healthcheck:Healthcheck"
 NOTIFICATION_POLICY = "cloudflare:index/notificationPolicy:NotificationPolicy"
 LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
+LOAD_BALANCER_POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
+LOAD_BALANCER_MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
+WORKER = "cloudflare:index/worker:Worker"
+WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+# Resources that carry a Worker's code and bindings: the one-shot script, or a version of the split API.
+CODE_TYPES = (WORKERS_SCRIPT, WORKER_VERSION)
+WORKERS_DEPLOYMENT = "cloudflare:index/workersDeployment:WorkersDeployment"
+WORKERS_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+UNIVERSAL_SSL = "cloudflare:index/universalSslSetting:UniversalSslSetting"
+BOT_MANAGEMENT = "cloudflare:index/botManagement:BotManagement"
+ACCESS_POLICY = "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy"
+ACCESS_SERVICE_TOKEN = "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken"
+NOTIFICATION_WEBHOOKS = "cloudflare:index/notificationPolicyWebhooks:NotificationPolicyWebhooks"
 
 # Resources that hold data: deleting or replacing one loses it.
 STATEFUL_TYPES = (KV_NAMESPACE, R2_BUCKET, D1_DATABASE, QUEUE)
+SCRIPT_TYPES = (WORKERS_SCRIPT, WORKER)
 
 ENVIRONMENTS = ("staging", "production")
+# The words that mark a name as one environment's (`-staging`, `_prod`, `staging.`).
+ENVIRONMENT_MARKERS = {"staging": ("staging", "stage", "stg"), "production": ("production", "prod", "prd")}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One policy of the pack with its checklist metadata."""
+    """One policy of the pack with its checklist metadata.
+
+    `title` and `remediation` default to the check's docstring: its first line, then the rest. A
+    rule may let a stack waive named clauses (`waivable`) in its policy config, with a reason; a
+    waived clause is skipped by the check and shown as `waived` by `chittyos-edge readiness`.
+    """
 
     id: str
     name: str
-    title: str
     severity: Severity
     checklist: str
-    remediation: str
     check: Callable[[Any, ReportViolation], None]
     scope: str = "resource"  # "resource" (Analyze, inputs) or "stack" (AnalyzeStack, outputs)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    title: str = ""
+    remediation: str = ""
+    waivable: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        doc = inspect.cleandoc(self.check.__doc__ or "")
+        first, _, rest = doc.partition("\n\n")
+        if not self.title:
+            object.__setattr__(self, "title", " ".join(first.split()))
+        if not self.remediation:
+            object.__setattr__(self, "remediation", " ".join(rest.split()))
 
     @property
     def description(self) -> str:
         return f"{self.id}: {self.title}"
 
+    @property
+    def schema(self) -> dict[str, Mapping[str, Any]]:
+        schema = dict(self.config)
+        if self.waivable:
+            reason = {"type": "string", "minLength": 10}
+            named = [clause for clause in self.waivable if clause != ANY_CLAUSE]
+            schema["waivers"] = {
+                "type": "object", "default": {}, "properties": {clause: reason for clause in named},
+                "additionalProperties": reason if ANY_CLAUSE in self.waivable else False,
+                "description": "Clauses this stack does not meet yet, each with the reason (shown by readiness)"
+                               + ("; a clause is a Worker or class name" if ANY_CLAUSE in self.waivable else "") + ".",
+            }
+        return schema
+
     def policy(self) -> ResourceValidationPolicy | StackValidationPolicy:
+        schema = self.schema
         common = dict(
             name=self.name,
             description=self.description,
@@ -97,8 +145,8 @@ class Rule:
             framework=PolicyComplianceFramework(
                 name=CHECKLIST, version=CHECKLIST_VERSION, reference=self.checklist,
                 specification=CHECKLIST_SOURCE),
-            config_schema=(PolicyConfigSchema(properties=dict(self.config), required=list(self.required) or None)
-                           if self.config else None),
+            config_schema=(PolicyConfigSchema(properties=schema, required=list(self.required) or None)
+                           if schema else None),
         )
         if self.scope == "stack":
             return StackValidationPolicy(validate=_fail_closed(self.check), **common)
@@ -167,13 +215,79 @@ def carries_environment(name: Any, environment: str) -> bool:
     return isinstance(name, str) and (name.endswith(f"-{environment}") or name.endswith(f"_{environment}"))
 
 
+def other_environment_marker(value: Any, environment: str) -> str | None:
+    """The marker of another environment that `value` (a name, hostname or URL) carries, if any:
+    `chittyconnect-staging` and `https://id-staging.chitty.cc` carry `staging`."""
+    return next((other for other in sorted(environments_marked(value)) if other != environment), None)
+
+
+def environments_marked(value: Any) -> set[str]:
+    """The environments whose marker words `value` carries."""
+    found = set(re.split(r"[^a-z0-9]+", value.lower())) if isinstance(value, str) else set()
+    return {environment for environment, markers in ENVIRONMENT_MARKERS.items() if found & set(markers)}
+
+
+def named_like(name: Any, prefix: str) -> bool:
+    """`chittyops-project-awareness-production` is the `chittyops-project-awareness` one."""
+    return isinstance(name, str) and (name == prefix or name.startswith((f"{prefix}-", f"{prefix}_")))
+
+
 def stateful_name(resource: Any) -> Any:
     props = resource.props
     if resource.resource_type == KV_NAMESPACE:
         return props.get("title")
     if resource.resource_type == QUEUE:
         return props.get("queueName")
+    if resource.resource_type == WORKERS_SCRIPT:
+        return props.get("scriptName")
     return props.get("name")
+
+
+def waiver(args: Any, clause: str) -> str | None:
+    """The reason this stack's policy config gives for not meeting `clause` yet (None: enforced)."""
+    return (config(args).get("waivers") or {}).get(clause)
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) for every leaf of a props value, paths written as the plan writes them
+    (`bindings[3].text`). Reads the raw values, so an unknown leaf is yielded, not raised."""
+    target = raw_target(value)
+    if isinstance(target, Mapping):
+        for key in target:
+            yield from walk(target[key], f"{path}.{key}" if path else str(key))
+    elif isinstance(target, (list, tuple)):
+        for index, item in enumerate(target):
+            yield from walk(item, f"{path}[{index}]")
+    else:
+        yield path, target
+
+
+def raw_target(value: Any) -> Any:
+    """The value under a pulumi_policy proxy (unknown leaves stay sentinels instead of raising)."""
+    try:
+        return value["__target"]
+    except (KeyError, TypeError, IndexError):
+        return value
+
+
+def words(name: str) -> list[str]:
+    """`CF-Access-Client-Secret`, `clientSecret`, `CHITTY_ID_TOKEN` -> lower-case words."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[^a-zA-Z0-9]+", spaced.lower()) if w]
+
+
+def number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def duration_hours(value: Any) -> float | None:
+    """`12h`, `30m`, `8760h`, `1h30m` -> hours; None when absent or not a duration (`forever`)."""
+    if not isinstance(value, str):
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", value)
+    if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
+        return None
+    return sum(float(n) * {"h": 1, "m": 1 / 60, "s": 1 / 3600}[u] for n, u in parts)
 
 
 def is_durable_object_host(props: Mapping[str, Any]) -> bool:
@@ -205,6 +319,7 @@ LITERAL_IDS_SCHEMA = {
                    "resources may keep: never another stack's.",
 }
 REQUIRE_ZONE_SCHEMA = {
-    "type": "boolean", "default": False,
-    "description": "This stack owns the zone-wide settings: every zone it serves must carry them.",
+    "type": "boolean", "default": True,
+    "description": "This stack owns the zone-wide settings: every zone it serves must carry them (false in a "
+                   "stack that leaves the zone to another, as staging leaves it to production).",
 }

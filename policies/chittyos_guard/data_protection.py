@@ -1,4 +1,5 @@
-"""Data survives changes: stateful resources protected, Durable Object classes never deleted silently.
+"""Data survives changes: stateful resources protected, Durable Object classes never deleted
+silently, failed queue messages kept in a dead-letter queue.
 
 `retainOnDelete` is not part of the Analyzer protocol (AnalyzerResourceOptions carries protect,
 not retainOnDelete), so no policy can see it; `chittyos-edge gate` checks it beside the pack
@@ -11,20 +12,27 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from . import checklist as C
 from ._rule import (
-    CODE_TYPES, STATEFUL_TYPES, WORKERS_SCRIPT, ReportViolation, Rule, is_durable_object_host, items, script_label,
+    CODE_TYPES, QUEUE_CONSUMER, STATEFUL_TYPES, ReportViolation, Rule, is_durable_object_host, items, number, of_type,
+    script_label,
 )
+from ._workers import scripts
 
 
 def _protected(args: Any, report: ReportViolation) -> None:
-    if args.resource_type in STATEFUL_TYPES:
-        what = args.resource_type.rsplit(":", 1)[-1]
-    elif args.resource_type == WORKERS_SCRIPT and is_durable_object_host(args.props):
-        what = "Durable Object host Worker"
-    else:
-        return
-    if not args.opts.protect:
-        report(f"{what} {args.name} is not protected: `pulumi up` could delete or replace it and lose its data")
+    """Every stateful resource (KV, R2, D1, queue, Durable Object host Worker) is protected.
+
+    Set dataProtection {protect: true, retainOnDelete: true} in the production stack file; the
+    components pass it to every stateful resource. A Durable Object host is the Worker (the
+    WorkersScript, or the v6 Worker whose versions declare the classes), never a version."""
+    held = [(r, r.resource_type.rsplit(":", 1)[-1]) for r in of_type(args.resources, *STATEFUL_TYPES)]
+    held += [(s.resource, "Durable Object host Worker") for s in scripts(args, report)
+             if any(is_durable_object_host(code.props) for code in s.code)]
+    for resource, what in held:
+        if not resource.opts.protect:
+            report(f"{what} {resource.name} is not protected: `pulumi up` could delete or replace it and lose its "
+                   "data", resource.urn)
 
 
 def deleted_classes(props: Any) -> list[str]:
@@ -36,9 +44,14 @@ def deleted_classes(props: Any) -> list[str]:
 
 
 def _deletions_acknowledged(args: Any, report: ReportViolation) -> None:
+    """No Durable Object class is deleted without an explicit acknowledgement.
+
+    Prefer renamedClasses/transferredClasses. If the data may go, list the class in the stack's
+    durableObjects.<name>.acknowledgeDeletedClasses and '<script>:<Class>' in
+    policies/config/<stack>.json acknowledgedDeletedClasses, reviewed in the same PR."""
     if args.resource_type not in CODE_TYPES:
         return
-    script = script_label(args.props)
+    script = script_label(args.props) or args.name
     acknowledged = set(args.get_config().get("acknowledgedDeletedClasses") or [])
     for cls in deleted_classes(args.props):
         if cls not in acknowledged and f"{script}:{cls}" not in acknowledged:
@@ -46,27 +59,26 @@ def _deletions_acknowledged(args: Any, report: ReportViolation) -> None:
                    f"'{script}:{cls}' in acknowledgedDeletedClasses of this stack's policy config to accept that")
 
 
+def _dead_letters(args: Any, report: ReportViolation) -> None:
+    """Every queue consumer retries, then keeps what still fails in a dead-letter queue.
+
+    Give each queue consumer deadLetterQueue (a queue of this stack, named '<queue>-dlq-<environment>')
+    and settings.maxRetries of at least 1; without one, a message that keeps failing is dropped."""
+    if args.resource_type != QUEUE_CONSUMER:
+        return
+    retries = number((args.props.get("settings") or {}).get("maxRetries"))
+    if not args.props.get("deadLetterQueue") or (retries is not None and retries < 1):
+        report(f"queue consumer {args.name}: dead-letter queue {args.props.get('deadLetterQueue')!r}, maxRetries "
+               f"{retries}; failed messages would be lost")
+
+
+_ACKNOWLEDGED = {"acknowledgedDeletedClasses": {
+    "type": "array", "items": {"type": "string"}, "default": [],
+    "description": "'<script>:<Class>' (or '<Class>') whose deletion, with all its data, is accepted."}}
+
 RULES = [
-    Rule(
-        id="CF-DATA-001", name="stateful-resources-protected",
-        title="Every stateful resource (KV, R2, D1, queue, Durable Object host) is protected.",
-        severity=Severity.CRITICAL,
-        checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
-        remediation="Set dataProtection {protect: true, retainOnDelete: true} in the production stack file; the "
-                    "components pass it to every stateful resource.",
-        check=_protected,
-    ),
-    Rule(
-        id="CF-DO-001", name="durable-object-deletion-acknowledged",
-        config={"acknowledgedDeletedClasses": {
-            "type": "array", "items": {"type": "string"}, "default": [],
-            "description": "'<script>:<Class>' (or '<Class>') whose deletion, with all its data, is accepted."}},
-        title="No Durable Object class is deleted without an explicit acknowledgement.",
-        severity=Severity.CRITICAL,
-        checklist="Infrastructure Readiness > Durable Objects Deployment > Migration strategies validated",
-        remediation="Prefer renamedClasses/transferredClasses. If the data may go, list the class in the stack's "
-                    "durableObjects.<name>.acknowledgeDeletedClasses and '<script>:<Class>' in "
-                    "policies/config/<stack>.json acknowledgedDeletedClasses, reviewed in the same PR.",
-        check=_deletions_acknowledged,
-    ),
+    Rule("CF-DATA-001", "stateful-resources-protected", Severity.CRITICAL, C.DATA_ROLLBACK, _protected, scope="stack"),
+    Rule("CF-DO-001", "durable-object-deletion-acknowledged", Severity.CRITICAL, C.DO_MIGRATIONS, _deletions_acknowledged,
+         config=_ACKNOWLEDGED),
+    Rule("CF-Q-001", "queue-consumers-dead-letter", Severity.HIGH, C.ERROR_SCENARIOS, _dead_letters),
 ]

@@ -1,112 +1,252 @@
-"""The zone's firewall: Cloudflare's managed WAF rulesets on, and rate limits on the auth endpoints.
+"""The zone's firewall as three tables: managed WAF rulesets, the custom WAF rules the optimization
+report asks for, and rate limits per endpoint; plus one rule that keeps cache rules from sharing
+per-user responses.
 
-Rulesets are zone entry points: one `Ruleset` per (zone, phase), rules inside.
+Rules are read where they take effect, whatever their host scoping: the expression is evaluated
+(`_expr`) for requests to the sites this stack's Workers serve (custom domains, and routes under
+their path prefix). A limit counts only when it is enforced on every request of the endpoint (the
+report's cookie bypass aside): `log` is not a limit, nor a rate above the endpoint's ceiling, nor
+a count that is not per client, nor a rule that only some clients meet (e.g. non-AI user agents).
+
+Prowler's zone_waf_enabled, zone_waf_owasp_ruleset_enabled and zone_rate_limiting_enabled are
+covered by CF-WAF-001, CF-WAF-002 and the CF-RL rows.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 
-from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, each_resource, items
+from . import checklist as C
+from ._expr import always, mentions, reaches
+from ._hosts import Site, worker_sites, zone_of
+from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, config, each_resource, items, number, waiver
 from ._zones import managed_zones, zone_rulesets
 
-CLOUDFLARE_MANAGED = "efb7b8c949ac4650a09736fc376e9aee"
-OWASP_CORE = "4814384a9e5d4991b9815dcfc25d2f1f"
-ENFORCING_ACTIONS = ("block", "challenge", "js_challenge", "managed_challenge")
-
-
-def _managed_waf(args: Any, report: ReportViolation) -> None:
-    required = list(args.get_config().get("requiredManagedRulesets") or [CLOUDFLARE_MANAGED])
-    for zone in managed_zones(args, report, "the managed WAF rulesets"):
-        rulesets = zone_rulesets(args, zone, "http_request_firewall_managed")
-        running: set[str] = set()
-        for ruleset in rulesets:
-            with each_resource(report, ruleset.urn):
-                for rule in items(ruleset.props.get("rules")):
-                    params = rule.get("actionParameters") or {}
-                    overrides = params.get("overrides") or {}
-                    if rule.get("action") != "execute" or rule.get("enabled") is False:
-                        continue
-                    if overrides.get("enabled") is False:
-                        report(f"Ruleset {ruleset.name} executes managed ruleset {params.get('id')} with "
-                               "overrides.enabled false, which turns all its rules off", ruleset.urn)
-                        continue
-                    running.add(params.get("id"))
-        for ruleset_id in required:
-            if ruleset_id not in running:
-                where = f"Ruleset {rulesets[0].name}" if rulesets else "no http_request_firewall_managed ruleset"
-                report(f"zone {zone}: managed ruleset {ruleset_id} is not executed and enabled ({where}); "
-                       "add it to edgeSecurity.managedRulesets", rulesets[0].urn if rulesets else None)
-
-
-def _per_minute(rule: Any) -> float | None:
-    limit = rule.get("ratelimit") or {}
-    requests, period = limit.get("requestsPerPeriod"), limit.get("period")
-    if not isinstance(requests, (int, float)) or not isinstance(period, (int, float)) or period <= 0:
-        return None
-    return requests * 60.0 / period
-
-
-def _auth_rate_limits(args: Any, report: ReportViolation) -> None:
-    cfg = args.get_config()
-    prefixes = list(cfg.get("authPathPrefixes") or ["/api/auth/"])
-    ceiling = cfg.get("maxRequestsPerMinute", 100)
-    for zone in managed_zones(args, report, "rate limits"):
-        rulesets = zone_rulesets(args, zone, "http_ratelimit")
-        for prefix in prefixes:
-            covering, problems = [], []
-            for ruleset in rulesets:
-                with each_resource(report, ruleset.urn):
-                    for rule in items(ruleset.props.get("rules")):
-                        if prefix not in str(rule.get("expression") or "") or rule.get("enabled") is False:
-                            continue
-                        name = rule.get("ref") or rule.get("description") or "rule"
-                        characteristics = items((rule.get("ratelimit") or {}).get("characteristics"))
-                        rate = _per_minute(rule)
-                        if rule.get("action") not in ENFORCING_ACTIONS:
-                            problems.append(f"{name}: action {rule.get('action')!r} does not stop clients")
-                        elif "ip.src" not in characteristics or "cf.colo.id" not in characteristics:
-                            problems.append(f"{name}: counts per {list(characteristics)}, not per client "
-                                            "(needs cf.colo.id and ip.src)")
-                        elif rate is None or rate > ceiling:
-                            problems.append(f"{name}: allows {rate} requests/minute, above {ceiling}")
-                        else:
-                            covering.append(name)
-            if not covering:
-                detail = "; ".join(problems) or "no rule's expression matches it"
-                report(f"zone {zone}: no enabled http_ratelimit rule limits {prefix} per client ({detail}); "
-                       "add one to edgeSecurity.rateLimits", rulesets[0].urn if rulesets else None)
-
-
+ENFORCING = ("block", "challenge", "js_challenge", "managed_challenge")
+CHALLENGES = ("challenge", "js_challenge", "managed_challenge")
 _ZONE = {"requireManagedZone": REQUIRE_ZONE_SCHEMA}
 
+
+def _rules_in(args: Any, report: ReportViolation, zone: str, phases: tuple[str, ...]) -> Iterator[tuple[Any, Any]]:
+    """(ruleset, rule) for every enabled rule of the zone's rulesets in `phases`."""
+    for phase in phases:
+        for ruleset in zone_rulesets(args, zone, phase):
+            with each_resource(report, ruleset.urn):
+                for rule in items(ruleset.props.get("rules")):
+                    if rule.get("enabled") is not False:
+                        yield ruleset, rule
+
+
+def _sites(args: Any, report: ReportViolation, zone: str) -> list[Site]:
+    """The sites of this stack's Workers in the zone (a stand-in site when there are none)."""
+    return [s for s in worker_sites(args, report) if zone_of(s.resource) == zone] or [Site("", "/", None)]
+
+
+def _name(rule: Any) -> str:
+    return str(rule.get("ref") or rule.get("description") or "rule")
+
+
+def _first_urn(args: Any, zone: str, phases: tuple[str, ...]) -> str | None:
+    found = [r for phase in phases for r in zone_rulesets(args, zone, phase)]
+    return found[0].urn if found else None
+
+
+# ---- managed rulesets ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ManagedRuleset:
+    id: str
+    name: str
+    severity: Severity
+    checklist: str
+    ruleset_id: str
+    label: str
+
+    def check(self, args: Any, report: ReportViolation) -> None:
+        phases = ("http_request_firewall_managed",)
+        for zone in managed_zones(args, report, f"the {self.label}"):
+            problems, running = [], []
+            for _, rule in _rules_in(args, report, zone, phases):
+                params = rule.get("actionParameters") or {}
+                if rule.get("action") != "execute" or params.get("id") != self.ruleset_id:
+                    continue
+                overrides = params.get("overrides") or {}
+                narrower = [*items(overrides.get("categories")), *items(overrides.get("rules"))]
+                logged = [str(o.get("category") or o.get("id")) for o in narrower if o.get("action") == "log"]
+                if overrides.get("enabled") is False:
+                    problems.append(f"{_name(rule)} turns every rule off (overrides.enabled false)")
+                elif overrides.get("action") == "log":
+                    problems.append(f"{_name(rule)} runs it in log mode (overrides.action log): nothing is blocked")
+                elif logged:
+                    problems.append(f"{_name(rule)} only logs {', '.join(logged)}")
+                else:
+                    running.append(rule)
+            bare = [f"{site.host}{site.prefix}" for site in _sites(args, report, zone)
+                    if not any(reaches(r.get("expression"), site.host, site.path("/")) for r in running)]
+            if bare or problems:
+                detail = "; ".join(problems) or f"no enabled rule executes it for {', '.join(bare)}"
+                report(f"zone {zone}: the {self.label} ({self.ruleset_id}) is not enforcing: {detail}; list it in "
+                       "edgeSecurity.managedRulesets without log or disabling overrides",
+                       _first_urn(args, zone, phases))
+
+    def rule(self) -> Rule:
+        return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
+                    title=f"The {self.label} runs, enabled and enforcing (not in log mode), on every managed zone.",
+                    remediation=f"List the {self.label} ({self.ruleset_id}) in edgeSecurity.managedRulesets; never "
+                                "override it with enabled: false or action: log.")
+
+
+# ---- custom WAF rules ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomRule:
+    id: str
+    name: str
+    severity: Severity
+    checklist: str
+    path: str  # a request path the rule must apply to
+    needles: tuple[str, ...]  # what its expression must test (fields, header names, methods)
+    actions: tuple[str, ...]
+    what: str
+    where: str
+
+    def check(self, args: Any, report: ReportViolation) -> None:
+        phases = ("http_request_firewall_custom", "http_ratelimit")
+        for zone in managed_zones(args, report, self.what):
+            sites = _sites(args, report, zone)
+            candidates = [rule for _, rule in _rules_in(args, report, zone, phases)
+                          if mentions(rule.get("expression"), *self.needles) and any(
+                              reaches(rule.get("expression"), site.host, site.path(self.path)) for site in sites)]
+            if not any(rule.get("action") in self.actions for rule in candidates):
+                near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
+                near = near or f"none tests {', '.join(self.needles)}"
+                report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near}); add it to {self.where} "
+                       f"with action {' or '.join(self.actions)}", _first_urn(args, zone, phases))
+
+    def rule(self) -> Rule:
+        return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
+                    title=f"A WAF rule {self.what} ({self.path}, action {'/'.join(self.actions)}).",
+                    remediation=f"Declare the rule in {self.where}: an expression matching {self.path} that tests "
+                                f"{', '.join(self.needles)}, with action {' or '.join(self.actions)}.")
+
+
+# ---- rate limits per endpoint --------------------------------------------------------------
+
+def per_minute(rule: Any) -> float | None:
+    limit = rule.get("ratelimit") or {}
+    requests, period = number(limit.get("requestsPerPeriod")), number(limit.get("period"))
+    return requests * 60.0 / period if requests is not None and period else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    name: str
+    severity: Severity
+    checklist: str
+    path: str  # the report's endpoint, as a request path every covering rule must match
+    ceiling: int  # the report's requests per minute per client
+
+    def check(self, args: Any, report: ReportViolation) -> None:
+        cfg = config(args)
+        ceiling, paths = cfg.get("maxRequestsPerMinute", self.ceiling), items(cfg.get("paths")) or [self.path]
+        waived = waiver(args, "undeclared")
+        for zone in managed_zones(args, report, "rate limits"):
+            sites = _sites(args, report, zone)
+            for path in paths:
+                covering, problems = [], []
+                for _, rule in _rules_in(args, report, zone, ("http_ratelimit",)):
+                    expression = rule.get("expression")
+                    if not any(always(expression, s.host, s.path(path), ignore=BYPASSES) for s in sites):
+                        continue
+                    if waived and f'"{path}' not in str(expression):
+                        continue  # the waiver: no limit of its own for this path; a broader one is not judged here
+                    rate, counted = per_minute(rule), items((rule.get("ratelimit") or {}).get("characteristics"))
+                    if rule.get("action") not in ENFORCING:
+                        problems.append(f"{_name(rule)}: action {rule.get('action')!r} does not stop clients")
+                    elif "ip.src" not in counted:
+                        problems.append(f"{_name(rule)}: counts per {list(counted)}, not per client (ip.src)")
+                    elif rate is None or rate > ceiling:
+                        problems.append(f"{_name(rule)}: allows {rate} requests/minute, above {ceiling}")
+                    else:
+                        covering.append(_name(rule))
+                if not covering and (problems or not waived):
+                    detail = "; ".join(problems) or "no rule's expression matches every request of it"
+                    report(f"zone {zone}: no enabled rate limit holds {path} to {ceiling} requests/minute per client "
+                           f"({detail}); add one to edgeSecurity.rateLimits",
+                           _first_urn(args, zone, ("http_ratelimit",)))
+
+    def rule(self) -> Rule:
+        schema = {"maxRequestsPerMinute": {"type": "number", "default": self.ceiling, "maximum": self.ceiling,
+                                           "description": "Highest rate per client (the optimization report's value)."},
+                  "paths": {"type": "array", "items": {"type": "string"}, "default": [self.path],
+                            "description": "Request paths the limit must cover."}}
+        return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
+                    config={**_ZONE, **schema}, waivable=("undeclared",),
+                    title=f"{self.path} is rate-limited per client, enforced, at {self.ceiling} requests/minute or less.",
+                    remediation=f"Add an edgeSecurity.rateLimits entry whose expression matches {self.path}, counted "
+                                f"per cf.colo.id and ip.src, action block or a challenge (log is not a limit), at most "
+                                f"{self.ceiling} requests per minute.")
+
+
+# ---- cache rules never share a per-user response -------------------------------------------
+
+def _per_user_key(rule: Any) -> bool:
+    custom = (((rule.get("actionParameters") or {}).get("cacheKey") or {}).get("customKey") or {})
+    return bool(custom.get("user") or custom.get("cookie") or custom.get("header"))
+
+
+def _private_paths(args: Any, report: ReportViolation) -> None:
+    """Cache rules never cache a private path (sessions, auth, WebSocket) under a shared key.
+
+    Remove the cache rule for the path, or key it per user (cacheKey.customKey cookie, header or
+    user); the Workers cache their own responses (Cache API), zone cache rules do not apply to
+    what a Worker generates."""
+    private = items(config(args).get("privatePaths")) or PRIVATE_PATHS
+    for zone in managed_zones(args, report, "cache rules"):
+        sites = _sites(args, report, zone)
+        for ruleset, rule in _rules_in(args, report, zone, ("http_request_cache_settings",)):
+            if (rule.get("actionParameters") or {}).get("cache") is not True or _per_user_key(rule):
+                continue
+            hit = [path for path in private
+                   if any(reaches(rule.get("expression"), s.host, s.path(path)) for s in sites)]
+            if hit:
+                report(f"cache rule {_name(rule)} caches {', '.join(hit)} under a shared key: one user's response "
+                       "could be served to another", ruleset.urn)
+
+
+PRIVATE_PATHS = ["/api/sessions/", "/api/auth/", "/ws"]
+BYPASSES = ("http.cookie",)  # the report's bypass_on_cookie: a limit with it still counts
+AI_AGENTS = ("http.user_agent",)
+H, CRIT = Severity.HIGH, Severity.CRITICAL
+WAF = "edgeSecurity.wafCustomRules"
+
+MANAGED = (
+    ManagedRuleset("CF-WAF-001", "zone-managed-waf-on", CRIT, C.SQL_INJECTION, "efb7b8c949ac4650a09736fc376e9aee", "Cloudflare Managed Ruleset"),
+    ManagedRuleset("CF-WAF-002", "zone-owasp-ruleset-on", CRIT, C.XSS, "4814384a9e5d4991b9815dcfc25d2f1f", "Cloudflare OWASP Core Ruleset"),
+)
+CUSTOM = (
+    CustomRule("CF-WAF-003", "waf-ai-platform-verification", H, C.AI_VERIFICATION, "/api/", AI_AGENTS, CHALLENGES, "challenges API clients that are not AI platforms", WAF),
+    CustomRule("CF-WAF-004", "waf-session-integrity", H, C.SESSION_HIJACKING, "/api/sessions/", ("authorization",), ("block",), "blocks session access without an Authorization header", WAF),
+    CustomRule("CF-WAF-005", "waf-sync-security", H, C.SYNC_SECURITY, "/api/projects/sync", ("origin", "POST"), CHALLENGES + ("block",), "challenges sync POSTs from other origins", WAF),
+)
+ENDPOINTS = (
+    Endpoint("CF-RL-001", "auth-endpoints-rate-limited", H, C.ENDPOINT_LIMITS, "/api/auth/", 60),
+    Endpoint("CF-RL-002", "suggestions-rate-limited", H, C.ENDPOINT_LIMITS, "/api/projects/suggestions", 300),
+    Endpoint("CF-RL-003", "sessions-rate-limited", H, C.ENDPOINT_LIMITS, "/api/sessions/", 500),
+    Endpoint("CF-RL-004", "websocket-rate-limited", H, C.WS_CONNECTION_LIMITS, "/ws", 25),
+    Endpoint("CF-RL-005", "api-rate-limited", H, C.ENDPOINT_LIMITS, "/api/", 2000),
+    Endpoint("CF-RL-006", "api-abuse-rate-limited", H, C.API_ABUSE, "/api/", 1000),
+)
+
 RULES = [
-    Rule(
-        id="CF-WAF-001", name="zone-managed-waf-on", scope="stack",
-        config={**_ZONE, "requiredManagedRulesets": {
-            "type": "array", "items": {"type": "string"}, "default": [CLOUDFLARE_MANAGED],
-            "description": "Managed ruleset ids that must be executed and enabled on every managed zone."}},
-        title="Cloudflare's managed WAF rulesets run, enabled, on every managed zone.",
-        severity=Severity.CRITICAL,
-        checklist="WAF Rules Implementation > Standard Security Rules > SQL injection protection enabled",
-        remediation="List the Cloudflare Managed Ruleset (efb7b8c9...) and the OWASP Core Ruleset (4814384a...) "
-                    "in edgeSecurity.managedRulesets; never disable them with overrides.enabled: false.",
-        check=_managed_waf,
-    ),
-    Rule(
-        id="CF-RL-001", name="auth-endpoints-rate-limited", scope="stack",
-        config={**_ZONE,
-                "authPathPrefixes": {"type": "array", "items": {"type": "string"}, "default": ["/api/auth/"],
-                                     "description": "Path prefixes of the authentication endpoints."},
-                "maxRequestsPerMinute": {"type": "number", "default": 100,
-                                         "description": "Highest rate per client allowed on an auth endpoint."}},
-        title="Rate-limit rules cover the authentication endpoints, per client.",
-        severity=Severity.HIGH,
-        checklist="WAF Rules Implementation > Rate Limiting Configuration > Endpoint-specific rate limits configured",
-        remediation="Add an edgeSecurity.rateLimits entry whose expression matches /api/auth/, counted per "
-                    "cf.colo.id and ip.src, with action block or a challenge, at most 100 requests per minute.",
-        check=_auth_rate_limits,
-    ),
+    *(row.rule() for row in MANAGED),
+    *(row.rule() for row in CUSTOM),
+    *(row.rule() for row in ENDPOINTS),
+    Rule("CF-CACHE-001", "cache-rules-never-share-private-paths", CRIT, C.CACHE_KEYS, _private_paths, scope="stack",
+         config={**_ZONE, "privatePaths": {"type": "array", "items": {"type": "string"}, "default": PRIVATE_PATHS,
+                                           "description": "Paths whose responses belong to one user."}}),
 ]

@@ -1,45 +1,28 @@
-"""Every public hostname has a health check, and every health check's failure reaches someone."""
+"""Health checks and alerts as the optimization report sets them up.
+
+- every public hostname has an active health check, and every check's failures reach someone;
+- checks probe the way the report says: HTTPS with certificate validation, 2xx (or the status a
+  row allows), the report's body, its interval or tighter, several failures before an alert;
+  the checks the report lists exist (`checks` in the policy config, keyed `host/path`);
+- critical alerts page PagerDuty; no alert policy is disabled or goes nowhere; the alerts the
+  checklist names exist (a table: alert types, and where they must go).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import Severity
 
+from . import checklist as C
+from ._hosts import PUBLIC_SOURCES, hostnames
 from ._rule import (
-    HEALTHCHECK, LOAD_BALANCER, NOTIFICATION_POLICY, R2_CUSTOM_DOMAIN, TUNNEL_CONFIG, WORKERS_CUSTOM_DOMAIN,
-    WORKERS_ROUTE, ReportViolation, Rule, each_resource, host_of, items, of_type, raw,
+    HEALTHCHECK, LOAD_BALANCER_MONITOR, NOTIFICATION_POLICY, NOTIFICATION_WEBHOOKS, ReportViolation, Rule, config,
+    each_resource, items, number, of_type, raw, waiver,
 )
 
 HEALTH_ALERT = "health_check_status_notification"
-MECHANISMS = ("emails", "webhooks", "pagerduties")
-
-
-def public_hostnames(args: Any, report: ReportViolation) -> dict[str, str]:
-    """hostname -> urn of the resource that makes it public."""
-    found: dict[str, str] = {}
-
-    def add(host: Any, urn: str) -> None:
-        if isinstance(host, str) and host and not host.startswith("*"):
-            found.setdefault(host, urn)
-
-    for r in of_type(args.resources, WORKERS_CUSTOM_DOMAIN):
-        with each_resource(report, r.urn):
-            add(r.props.get("hostname"), r.urn)
-    for r in of_type(args.resources, WORKERS_ROUTE):
-        with each_resource(report, r.urn):
-            add(host_of(str(r.props.get("pattern") or "")), r.urn)
-    for r in of_type(args.resources, LOAD_BALANCER):
-        with each_resource(report, r.urn):
-            add(r.props.get("name"), r.urn)
-    for r in of_type(args.resources, R2_CUSTOM_DOMAIN):
-        with each_resource(report, r.urn):
-            add(r.props.get("domain"), r.urn)
-    for r in of_type(args.resources, TUNNEL_CONFIG):
-        with each_resource(report, r.urn):
-            for ingress in items((r.props.get("config") or {}).get("ingresses")):
-                add(ingress.get("hostname"), r.urn)
-    return found
 
 
 def _checked_hosts(check: Any) -> set[str]:
@@ -51,23 +34,48 @@ def _checked_hosts(check: Any) -> set[str]:
 
 
 def _health_checks(args: Any, report: ReportViolation) -> None:
+    """Every public hostname has an active health check.
+
+    Add a monitoring.healthChecks entry for the hostname (path /health); a hostname behind Access
+    sets behindAccess: true so the check sends the service token."""
     checked: set[str] = set()
     for check in of_type(args.resources, HEALTHCHECK):
         with each_resource(report, check.urn):
             if check.props.get("suspended") is not True:
                 checked |= _checked_hosts(check)
-    for host, urn in public_hostnames(args, report).items():
+    for host, resource in hostnames(args, report, PUBLIC_SOURCES).items():
         if host not in checked:
             report(f"public hostname {host} has no active health check; add monitoring.healthChecks "
-                   f"{{hostname: {host}, path: /health}}", urn)
+                   f"{{hostname: {host}, path: /health}}", resource.urn)
+
+
+# ---- where alerts go -----------------------------------------------------------------------
+
+def _kind(webhook: Any) -> str:
+    text = f"{raw(webhook.props, 'name')} {raw(webhook.props, 'url')}".lower()
+    return "pagerduty" if "pagerduty" in text else "slack" if "slack" in text else "webhook"
+
+
+def destinations(policy: Any, webhooks: list) -> set[str]:
+    """Where a notification policy sends: pagerduty, slack, webhook, email."""
+    mechanisms = policy.props.get("mechanisms") or {}
+    found = {"pagerduty"} if items(mechanisms.get("pagerduties")) else set()
+    found |= {"email"} if items(mechanisms.get("emails")) else set()
+    ids = {raw(m, "id") for m in items(raw(mechanisms, "webhooks"))}
+    deps = {d.urn for d in policy.property_dependencies.get("mechanisms", [])}
+    found |= {_kind(w) for w in webhooks if w.urn in deps or raw(w.props, "id") in ids}
+    if ids and not found:
+        found.add("webhook")
+    return found
+
+
+def _webhooks(args: Any) -> list:
+    return of_type(args.resources, NOTIFICATION_WEBHOOKS)
 
 
 def _routes_failures(policy: Any, check: Any) -> bool:
     props = policy.props
     if props.get("alertType") != HEALTH_ALERT or props.get("enabled") is False:
-        return False
-    mechanisms = props.get("mechanisms") or {}
-    if not any(items(mechanisms.get(kind)) for kind in MECHANISMS):
         return False
     filters = props.get("filters") or {}
     ids = raw(filters, "healthCheckIds")
@@ -80,32 +88,211 @@ def _routes_failures(policy: Any, check: Any) -> bool:
 
 
 def _alert_routes(args: Any, report: ReportViolation) -> None:
-    policies = of_type(args.resources, NOTIFICATION_POLICY)
+    """Every health check's failures are routed to a notification destination.
+
+    Add a monitoring.alerts entry with alertType health_check_status_notification (critical goes to
+    PagerDuty and Slack) and keep pagerduty/slack enabled."""
+    policies, webhooks = of_type(args.resources, NOTIFICATION_POLICY), _webhooks(args)
     for check in of_type(args.resources, HEALTHCHECK):
         with each_resource(report, check.urn):
-            if not any(_routes_failures(p, check) for p in policies):
+            if not any(_routes_failures(p, check) and destinations(p, webhooks) for p in policies):
                 report(f"health check {check.props.get('name')!r} ({check.props.get('address')}) has no enabled "
                        f"'{HEALTH_ALERT}' notification policy with a destination (email, webhook or PagerDuty)",
                        check.urn)
 
 
+# ---- how checks probe ----------------------------------------------------------------------
+
+def _probe(resource: Any) -> dict[str, Any]:
+    """A Healthcheck or a load-balancer monitor, in one shape."""
+    props = resource.props
+    if resource.resource_type == HEALTHCHECK:
+        http = props.get("httpConfig") or {}
+        return {"key": f"{props.get('address')}{str(http.get('path') or '/').split('?')[0]}",
+                "type": str(props.get("type") or "HTTP"), "insecure": http.get("allowInsecure"),
+                "port": http.get("port"), "codes": [str(c) for c in items(http.get("expectedCodes"))],
+                "body": http.get("expectedBody"), "interval": number(props.get("interval")),
+                "fails": number(props.get("consecutiveFails")), "alerts": True}
+    return {"key": str(props.get("path") or "/").split("?")[0], "type": str(props.get("type") or "http"),
+            "insecure": props.get("allowInsecure"), "port": props.get("port"),
+            "codes": [str(props.get("expectedCodes") or "")], "body": props.get("expectedBody"),
+            "interval": number(props.get("interval")), "fails": None, "alerts": False}
+
+
+def _probe_problems(probe: dict[str, Any], row: dict[str, Any], cfg: Any) -> list[str]:
+    codes = items(row.get("expectedCodes")) or ["2xx"]
+    allowed = lambda code: code in codes or any(c.endswith("xx") and code[:1] == c[:1] for c in codes)  # noqa: E731
+    interval = row.get("maxIntervalSeconds", cfg.get("maxIntervalSeconds", 60))
+    problems = []
+    if probe["type"].upper() != "HTTPS" or probe["port"] not in (None, 443):
+        problems.append(f"probes {probe['type']} on port {probe['port']}, not HTTPS on 443")
+    if probe["insecure"] is True:
+        problems.append("skips certificate validation (allowInsecure)")
+    if not probe["codes"] or not all(allowed(code) for code in probe["codes"]):
+        problems.append(f"expects status {probe['codes']}, not {codes}")
+    if row.get("expectedBody") and row["expectedBody"] not in str(probe["body"] or ""):
+        problems.append(f"expects body {probe['body']!r}, not {row['expectedBody']!r}")
+    if probe["interval"] is None or probe["interval"] > interval:
+        problems.append(f"runs every {probe['interval']} s, not every {interval} s or more often")
+    fails = cfg.get("minConsecutiveFails", 3)
+    if probe["alerts"] and (probe["fails"] or 1) < fails:
+        problems.append(f"alerts after {probe['fails'] or 1} failure(s), not {fails} consecutive ones")
+    return problems
+
+
+def _probes(args: Any, report: ReportViolation) -> None:
+    """Health checks probe HTTPS with certificate validation, expect 2xx and the report's body, at its interval.
+
+    Set monitoring.healthChecks[] as the optimization report does: type HTTPS, allowInsecure false,
+    expectedCodes 2xx (a row may allow another, as /ws expects 426), the report's expectedBody,
+    interval no longer than its row (project-awareness /health 30 s) and consecutiveFails 3;
+    load-balancer monitors likewise. Rows live in `checks` of policies/config/<stack>.json."""
+    cfg = config(args)
+    table = dict(cfg.get("checks") or CHECKS)
+    for resource in of_type(args.resources, HEALTHCHECK, LOAD_BALANCER_MONITOR):
+        with each_resource(report, resource.urn):
+            probe = _probe(resource)
+            problems = _probe_problems(probe, table.get(probe["key"]) or {}, cfg)
+            if problems:
+                report(f"{resource.name} ({probe['key']}): {'; '.join(problems)}", resource.urn)
+
+
+def _listed_checks(args: Any, report: ReportViolation) -> None:
+    """The health checks the optimization report lists exist: the primary endpoint, the API, storage and the WebSocket.
+
+    Add a monitoring.healthChecks entry for each row of `checks` in policies/config/<stack>.json
+    (hostname and path; production: project-awareness.chitty.cc /health, /api/projects/suggestions,
+    /api/sessions/statistics and /ws)."""
+    present = {_probe(r)["key"] for r in of_type(args.resources, HEALTHCHECK) if r.props.get("suspended") is not True}
+    for key in dict(config(args).get("checks") or CHECKS):
+        if key not in present:
+            report(f"no active health check probes {key}", None)
+
+
+# ---- alert policies ------------------------------------------------------------------------
+
+def _recovery_only(policy: Any) -> bool:
+    """A notice that something recovered (statuses/new healths only `Healthy`): never paged."""
+    filters = policy.props.get("filters") or {}
+    states = {str(s).lower() for key in ("statuses", "newHealths", "newStatuses") for s in items(filters.get(key))}
+    return bool(states) and states <= {"healthy"}
+
+
+def _critical(policy: Any, cfg: Any) -> bool:
+    """Critical: the alert says so (`[critical]`), or it is of a critical type and not a warning or a
+    recovery notice."""
+    text = f"{policy.props.get('name')} {policy.props.get('description')}".lower()
+    if "critical" in text:
+        return True
+    typed = policy.props.get("alertType") in (items(cfg.get("criticalAlertTypes")) or CRITICAL)
+    return typed and "warning" not in text and not _recovery_only(policy)
+
+
+def _paged(args: Any, report: ReportViolation) -> None:
+    """Every critical alert pages PagerDuty.
+
+    Route each critical monitoring.alerts entry (service down, a high error rate, anything described
+    [critical]) to pagerduty as well as slack; monitoring.pagerduty must be configured. Recovery
+    notices and warnings go to Slack only."""
+    cfg, webhooks = config(args), _webhooks(args)
+    for policy in of_type(args.resources, NOTIFICATION_POLICY):
+        with each_resource(report, policy.urn):
+            if _critical(policy, cfg) and "pagerduty" not in destinations(policy, webhooks):
+                report(f"critical alert {policy.props.get('name')!r} ({policy.props.get('alertType')}) does not page "
+                       "PagerDuty", policy.urn)
+
+
+def _alerts_live(args: Any, report: ReportViolation) -> None:
+    """Every alert policy is enabled and reaches a destination, and a Slack destination exists.
+
+    Delete an alert rather than disable it; give each one a destination (monitoring.alerts[].to);
+    monitoring.slack carries the warnings to #chittyos-alerts."""
+    webhooks = _webhooks(args)
+    for policy in of_type(args.resources, NOTIFICATION_POLICY):
+        with each_resource(report, policy.urn):
+            if policy.props.get("enabled") is False:
+                report(f"alert {policy.props.get('name')!r} is disabled: a disabled alert pages nobody", policy.urn)
+            elif not destinations(policy, webhooks):
+                report(f"alert {policy.props.get('name')!r} has no destination", policy.urn)
+    if not any(_kind(w) == "slack" for w in webhooks):
+        report("no Slack destination (NotificationPolicyWebhooks to hooks.slack.com) is declared", None)
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    name: str
+    severity: Severity
+    checklist: str
+    types: tuple[str, ...]
+    to: str  # "pagerduty", "slack" or "any"
+    what: str
+    named: str = ""  # also counts: an alert whose name says this (a stand-in, e.g. a latency health check)
+
+    def _matches(self, policy: Any) -> bool:
+        name = f"{policy.props.get('name')}".lower()
+        return policy.props.get("alertType") in self.types or bool(self.named and self.named in name)
+
+    def check(self, args: Any, report: ReportViolation) -> None:
+        webhooks = _webhooks(args)
+        found = [p for p in of_type(args.resources, NOTIFICATION_POLICY)
+                 if self._matches(p) and p.props.get("enabled") is not False and not _recovery_only(p)]
+        reaching = [p for p in found if (self.to == "any" and destinations(p, webhooks))
+                    or self.to in destinations(p, webhooks)]
+        kinds = " or ".join(self.types + ((f"*{self.named}*",) if self.named else ()))
+        if found and not reaching:
+            report(f"no {kinds} alert reaches {self.to} ({self.what}): "
+                   f"{', '.join(str(p.props.get('name')) for p in found)} go elsewhere", found[0].urn)
+        elif not found and not waiver(args, "undeclared"):
+            report(f"no enabled {kinds} alert is declared ({self.what})", None)
+
+    def rule(self) -> Rule:
+        return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
+                    waivable=("undeclared",), title=f"An enabled alert for {self.what} reaches {self.to}.",
+                    remediation=f"Add a monitoring.alerts entry of alertType {' or '.join(self.types)}"
+                                f"{f' (or named *{self.named}*)' if self.named else ''} routed to {self.to}; a stack "
+                                "whose zone plan has no such alert waives `undeclared` with the stand-in it uses.")
+
+
+# The report's critical alerts: service down (health checks) and a high error rate.
+CRITICAL = ["health_check_status_notification", "http_alert_origin_error"]
+PA = "project-awareness.chitty.cc"
+HEALTHY = '"status":"healthy"'
+# The optimization report's checks: host/path -> interval, status and body.
+CHECKS = {
+    f"{PA}/health": {"maxIntervalSeconds": 30, "expectedBody": HEALTHY},
+    f"{PA}/api/projects/suggestions": {"maxIntervalSeconds": 60},
+    f"{PA}/api/sessions/statistics": {"maxIntervalSeconds": 300},
+    f"{PA}/ws": {"maxIntervalSeconds": 120, "expectedCodes": ["426"]},
+}
+_ROW = {"type": "object", "additionalProperties": False, "properties": {
+    "maxIntervalSeconds": {"type": "number"}, "expectedBody": {"type": "string"},
+    "expectedCodes": {"type": "array", "items": {"type": "string"}}}}
+_PROBES = {
+    "checks": {"type": "object", "additionalProperties": _ROW, "default": CHECKS,
+               "description": "The report's checks, keyed host/path: interval, expected status and body."},
+    "maxIntervalSeconds": {"type": "number", "default": 60, "description": "Longest interval of any other check."},
+    "minConsecutiveFails": {"type": "number", "default": 3, "minimum": 2,
+                            "description": "Failures in a row before a check turns unhealthy (the report: 3)."},
+}
+_LISTED = {"checks": _PROBES["checks"]}
+_CRITICAL = {"criticalAlertTypes": {"type": "array", "items": {"type": "string"}, "default": CRITICAL,
+                                    "description": "Alert types that must page (besides any described critical)."}}
+H, M = Severity.HIGH, Severity.MEDIUM
+
+ALERTS = (
+    Alert("CF-MON-007", "alert-high-error-rate-paged", H, C.HIGH_ERROR_RATE, ("http_alert_origin_error", "advanced_http_alert_error"), "pagerduty", "a high error rate"),
+    Alert("CF-MON-008", "alert-elevated-error-rate-warned", M, C.ELEVATED_ERROR_RATE, ("http_alert_edge_error", "advanced_http_alert_error"), "slack", "an elevated error rate"),
+    Alert("CF-MON-009", "alert-performance-degradation-paged", H, C.PERFORMANCE_DEGRADATION, ("synthetic_test_latency_alert",), "pagerduty", "slow responses", "latency"),
+    Alert("CF-MON-010", "alert-budget", M, C.BUDGET_ALERTS, ("billing_usage_alert",), "any", "usage-based billing"),
+)
+
 RULES = [
-    Rule(
-        id="CF-MON-001", name="public-hostnames-health-checked", scope="stack",
-        title="Every public hostname has an active health check.",
-        severity=Severity.HIGH,
-        checklist="Monitoring and Alerting > Comprehensive Health Checks > Primary endpoint health check configured",
-        remediation="Add a monitoring.healthChecks entry for the hostname (path /health); a hostname behind "
-                    "Access sets behindAccess: true so the check sends the service token.",
-        check=_health_checks,
-    ),
-    Rule(
-        id="CF-MON-002", name="health-check-failures-notified", scope="stack",
-        title="Every health check's failures are routed to a notification destination.",
-        severity=Severity.HIGH,
-        checklist="Monitoring and Alerting > Critical Alerts > Service down alerts active",
-        remediation="Add a monitoring.alerts entry with alertType health_check_status_notification (critical "
-                    "goes to PagerDuty and Slack) and keep pagerduty/slack enabled.",
-        check=_alert_routes,
-    ),
+    Rule("CF-MON-001", "public-hostnames-health-checked", H, C.HC_PRIMARY, _health_checks, scope="stack"),
+    Rule("CF-MON-002", "health-check-failures-notified", H, C.SERVICE_DOWN, _alert_routes, scope="stack"),
+    Rule("CF-MON-003", "health-checks-probe-as-specified", H, C.HC_API, _probes, scope="stack", config=_PROBES),
+    Rule("CF-MON-004", "listed-health-checks-exist", H, C.HC_WEBSOCKET, _listed_checks, scope="stack", config=_LISTED),
+    Rule("CF-MON-005", "critical-alerts-page-pagerduty", H, C.PAGERDUTY, _paged, scope="stack", config=_CRITICAL),
+    Rule("CF-MON-006", "alert-policies-live", H, C.SLACK, _alerts_live, scope="stack"),
+    *(alert.rule() for alert in ALERTS),
 ]

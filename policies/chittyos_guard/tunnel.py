@@ -1,5 +1,12 @@
-"""The tunnel in front of 1Password Connect: ingress ends with a catch-all, and every tunnel
-hostname sits behind an Access application."""
+"""The tunnel in front of 1Password Connect and the Access gate on it.
+
+- ingress ends with a catch-all, and every ingress rule with a hostname makes cloudflared check
+  the Access token itself (`originRequest.access`);
+- every tunnel hostname sits behind a self-hosted Access application with a policy, and those
+  policies admit named people and service tokens only (never `everyone`, never `bypass`);
+- Access sessions are short and their cookies HTTP-only and same-site; service tokens expire
+  within a year and their expiry is alerted.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,19 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from . import checklist as C
+from ._hosts import TUNNEL_SOURCES, hostnames
 from ._rule import (
-    ACCESS_APPLICATION, DNS_RECORD, TUNNEL, TUNNEL_CONFIG, ReportViolation, Rule, each_resource, is_unknown, items,
-    of_type, raw,
+    ACCESS_APPLICATION, ACCESS_POLICY, ACCESS_SERVICE_TOKEN, NOTIFICATION_POLICY, TUNNEL_CONFIG, ReportViolation,
+    Rule, config, duration_hours, each_resource, items, of_type,
 )
 
 
 def _catch_all(args: Any, report: ReportViolation) -> None:
+    """Tunnel ingress ends with a catch-all that answers 404.
+
+    Keep tunnel.ingress to hostname rules; the SecureTunnel component appends
+    {service: http_status:404} as the last rule."""
     if args.resource_type != TUNNEL_CONFIG:
         return
     ingresses = items((args.props.get("config") or {}).get("ingresses"))
@@ -32,6 +45,23 @@ def _catch_all(args: Any, report: ReportViolation) -> None:
             report(f"ingress rule {index} has no hostname: it catches everything and shadows the rules after it")
 
 
+def _origin_checks_access(args: Any, report: ReportViolation) -> None:
+    """cloudflared checks the Access token on every tunnel hostname (originRequest.access required, with the audience).
+
+    The SecureTunnel component sets originRequest.access {required: true, audTags: [the Access
+    application's aud], teamName} on each ingress rule: a request that reached the tunnel without
+    passing Access is refused at the origin."""
+    if args.resource_type != TUNNEL_CONFIG:
+        return
+    for index, ingress in enumerate(items((args.props.get("config") or {}).get("ingresses"))):
+        if not ingress.get("hostname"):
+            continue
+        access = (ingress.get("originRequest") or {}).get("access") or {}
+        if access.get("required") is not True or not items(access.get("audTags")) or not access.get("teamName"):
+            report(f"ingress rule {index} ({ingress.get('hostname')}) does not require an Access token at the origin "
+                   f"(originRequest.access {dict(access)!r})")
+
+
 def _app_hosts(app: Any) -> set[str]:
     props = app.props
     hosts = {str(props.get("domain") or "").split("/", 1)[0]}
@@ -46,53 +76,96 @@ def _protects(app: Any) -> bool:
     return props.get("type") in (None, "self_hosted") and bool(items(props.get("policies")))
 
 
-def _tunnel_hostnames(args: Any, report: ReportViolation) -> dict[str, str]:
-    hosts: dict[str, str] = {}
-    for config in of_type(args.resources, TUNNEL_CONFIG):
-        with each_resource(report, config.urn):
-            for ingress in items((config.props.get("config") or {}).get("ingresses")):
-                if ingress.get("hostname"):
-                    hosts.setdefault(ingress.get("hostname"), config.urn)
-    for record in of_type(args.resources, DNS_RECORD):
-        with each_resource(report, record.urn):
-            content = raw(record.props, "content")
-            via_tunnel = (any(dep.resource_type == TUNNEL for dep in record.property_dependencies.get("content", []))
-                          if is_unknown(content) else str(content or "").endswith(".cfargotunnel.com"))
-            if via_tunnel:
-                hosts.setdefault(record.props.get("name"), record.urn)
-    return hosts
-
-
 def _behind_access(args: Any, report: ReportViolation) -> None:
-    apps = of_type(args.resources, ACCESS_APPLICATION)
+    """Every tunnel hostname sits behind an Access application.
+
+    Configure tunnel.access (allowEmailDomains/allowGroupIds/serviceTokens); the SecureTunnel
+    component creates a self-hosted Access application for the tunnel hostname."""
     covered: set[str] = set()
-    for app in apps:
+    for app in of_type(args.resources, ACCESS_APPLICATION):
         with each_resource(report, app.urn):
             if _protects(app):
                 covered |= _app_hosts(app)
-    for host, urn in _tunnel_hostnames(args, report).items():
+    for host, resource in hostnames(args, report, TUNNEL_SOURCES).items():
         if host not in covered:
             report(f"tunnel hostname {host} is not behind a self-hosted Access application with a policy; "
-                   "anyone could reach the origin", urn)
+                   "anyone could reach the origin", resource.urn)
 
+
+def _admits(args: Any, report: ReportViolation) -> None:
+    """Access policies admit named people and service tokens only: never everyone, never bypass.
+
+    Give tunnel.access email domains, groups or service tokens; a policy with decision bypass, or
+    that includes everyone, any valid service token or any IP, opens the application."""
+    forbidden = set(items(config(args).get("forbiddenIncludes")) or FORBIDDEN_INCLUDES)
+    inline = [(app, p) for app in of_type(args.resources, ACCESS_APPLICATION) for p in items(app.props.get("policies"))
+              if p.get("decision") or p.get("includes")]
+    for resource, policy in [(p, p.props) for p in of_type(args.resources, ACCESS_POLICY)] + inline:
+        with each_resource(report, resource.urn):
+            decision = policy.get("decision")
+            opened = [key for include in items(policy.get("includes")) for key in include
+                      if key in forbidden or (key == "ip" and str((include.get("ip") or {}).get("ip")) in ANY_IP)]
+            if decision == "bypass" or opened:
+                report(f"Access policy {policy.get('name') or resource.name!r}: decision {decision!r}, "
+                       f"includes {opened or 'nobody named'}", resource.urn)
+
+
+def _sessions(args: Any, report: ReportViolation) -> None:
+    """Access sessions last at most maxSessionHours, with HTTP-only, same-site cookies.
+
+    Keep tunnel.access.sessionDuration at or under the limit (the applications and their policies
+    both); leave httpOnlyCookieAttribute on and sameSiteCookieAttribute lax or strict."""
+    limit = config(args).get("maxSessionHours", 24)
+    for resource in of_type(args.resources, ACCESS_APPLICATION, ACCESS_POLICY):
+        with each_resource(report, resource.urn):
+            props, problems = resource.props, []
+            duration = props.get("sessionDuration")
+            hours = duration_hours(duration)
+            if duration is not None and (hours is None or hours > limit):
+                problems.append(f"sessionDuration {duration!r} is longer than {limit}h")
+            if resource.resource_type == ACCESS_APPLICATION:
+                if props.get("httpOnlyCookieAttribute") is False:
+                    problems.append("its cookie is readable by scripts (httpOnlyCookieAttribute false)")
+                if str(props.get("sameSiteCookieAttribute") or "lax").lower() not in ("lax", "strict"):
+                    problems.append(f"sameSiteCookieAttribute is {props.get('sameSiteCookieAttribute')!r}")
+            if problems:
+                report(f"{resource.name}: {'; '.join(problems)}", resource.urn)
+
+
+def _service_tokens(args: Any, report: ReportViolation) -> None:
+    """Access service tokens expire within maxTokenHours, and an expiring-token alert exists.
+
+    Keep tunnel.access.serviceTokens[].duration at 8760h or less (the guide: rotate yearly) and the
+    monitoring alert expiring_service_token_alert."""
+    limit = config(args).get("maxTokenHours", 8760)
+    tokens = of_type(args.resources, ACCESS_SERVICE_TOKEN)
+    for token in tokens:
+        with each_resource(report, token.urn):
+            duration = token.props.get("duration") or "8760h"  # Cloudflare's default
+            hours = duration_hours(duration)
+            if hours is None or hours > limit:
+                report(f"service token {token.props.get('name')!r} lasts {duration!r}, longer than {limit}h", token.urn)
+    alerted = any(p.props.get("alertType") == "expiring_service_token_alert" and p.props.get("enabled") is not False
+                  for p in of_type(args.resources, NOTIFICATION_POLICY))
+    if tokens and not alerted:
+        report("service tokens exist but no enabled expiring_service_token_alert warns before they expire", None)
+
+
+FORBIDDEN_INCLUDES = ["everyone", "anyValidServiceToken"]
+ANY_IP = ("0.0.0.0/0", "::/0")
+H, CRIT = Severity.HIGH, Severity.CRITICAL
+_LIMITS = {"maxSessionHours": {"type": "number", "default": 24, "maximum": 24,
+                               "description": "Longest Access session, in hours."}}
+_TOKENS = {"maxTokenHours": {"type": "number", "default": 8760, "maximum": 8760,
+                             "description": "Longest service-token life, in hours (the guide: a year)."}}
+_INCLUDES = {"forbiddenIncludes": {"type": "array", "items": {"type": "string"}, "default": FORBIDDEN_INCLUDES,
+                                   "description": "Access include selectors that admit too much."}}
 
 RULES = [
-    Rule(
-        id="CF-TUN-001", name="tunnel-ingress-catch-all",
-        title="Tunnel ingress ends with a catch-all that answers 404.",
-        severity=Severity.HIGH,
-        checklist="Testing Validation > Vulnerability Assessment > Access control vulnerabilities resolved",
-        remediation="Keep tunnel.ingress to hostname rules; the SecureTunnel component appends "
-                    "{service: http_status:404} as the last rule.",
-        check=_catch_all,
-    ),
-    Rule(
-        id="CF-TUN-002", name="tunnel-hostnames-behind-access", scope="stack",
-        title="Every tunnel hostname sits behind an Access application.",
-        severity=Severity.CRITICAL,
-        checklist="Testing Validation > Vulnerability Assessment > Access control vulnerabilities resolved",
-        remediation="Configure tunnel.access (allowEmailDomains/allowGroupIds/serviceTokens); the SecureTunnel "
-                    "component creates a self-hosted Access application for the tunnel hostname.",
-        check=_behind_access,
-    ),
+    Rule("CF-TUN-001", "tunnel-ingress-catch-all", H, C.ACCESS_CONTROL, _catch_all),
+    Rule("CF-TUN-002", "tunnel-hostnames-behind-access", CRIT, C.ACCESS_CONTROL, _behind_access, scope="stack"),
+    Rule("CF-TUN-003", "tunnel-origin-checks-access", H, C.ACCESS_CONTROL, _origin_checks_access),
+    Rule("CF-TUN-004", "access-policies-admit-named-identities", CRIT, C.ACCESS_CONTROL, _admits, scope="stack", config=_INCLUDES),
+    Rule("CF-TUN-005", "access-sessions-short-cookies-safe", H, C.SESSION_TIMEOUT, _sessions, scope="stack", config=_LIMITS),
+    Rule("CF-TUN-006", "service-tokens-expire-and-alert", H, C.TOKEN_EXPIRY, _service_tokens, scope="stack", config=_TOKENS),
 ]
