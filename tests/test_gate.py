@@ -79,7 +79,7 @@ def _staging_kv_in_production(staging):
     def mutate(plan):
         staging_kv = find(staging, "WorkersKvNamespace", lambda r: "sessions" in r["name"])
         staging_id = client_id(staging_kv)
-        script = find(plan, "workersScript:WorkersScript", lambda r: any(
+        script = find(plan, "workerVersion:WorkerVersion", lambda r: any(
             b.get("type") == "kv_namespace" for b in r["inputs"]["bindings"]))
         next(b for b in script["inputs"]["bindings"] if b["type"] == "kv_namespace")["namespaceId"] = staging_id
     return mutate

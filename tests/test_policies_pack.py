@@ -19,9 +19,10 @@ import pytest
 from chittyos_edge.gate import policy_config
 from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.gate.findings import Finding
-from chittyos_edge.gate.gate_rules import GATE_RULES, RETAINED, retained_problems, shared_identifiers
+from chittyos_edge.gate.gate_rules import ADOPTS_WHAT_RUNS, GATE_RULES, RETAINED, retained_problems, shared_identifiers
 from chittyos_edge.gate.readiness import CHECKLIST, checklist_keys
-from chittyos_edge.gate.runner import Gate, _finding, _gate_finding
+from chittyos_edge.gate.runner import Gate, _finding, _gate_finding, adoption_collisions
+from chittyos_edge.project import Project
 from chittyos_edge.gate.sources import StackInput, from_plan
 from policies.chittyos_guard import RULES, zone
 
@@ -53,6 +54,9 @@ class Pack:
         if only in (None, RETAINED.id):
             found += [_gate_finding(stack.stack, RETAINED, "mandatory", message, urn)
                       for urn, message in retained_problems(stack)]
+        if only in (None, ADOPTS_WHAT_RUNS.id):
+            found += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, "mandatory", message, urn)
+                      for urn, message in adoption_collisions(stack, Project.discover())]
         return found
 
 
@@ -251,6 +255,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-DATA-001", "a KV namespace unprotected", lambda p: find(p, "WorkersKvNamespace").update(protect=False)),
     ("CF-DATA-001", "a Durable Object host unprotected", lambda p: worker(p, "project-awareness").update(protect=False)),
     ("CF-DATA-002", "the D1 database not retained", lambda p: find(p, "D1Database").update(retainOnDelete=False)),
+    ("CF-ENV-004", "a second chittyconnect Worker next to the running one",
+     lambda p: find(p, "worker:Worker", named("chittyconnect")).update(importId=None)),
     ("CF-DO-001", "a Durable Object class deleted", lambda p: code(p, "project-awareness")["migrations"]["steps"].append({"deletedClasses": ["SessionSyncDurableObject"]})),
     ("CF-Q-001", "no dead-letter queue", lambda p: inputs(p, "QueueConsumer").pop("deadLetterQueue")),
     ("CF-R2-001", "a bucket without lifecycle", lambda p: remove(p, "R2BucketLifecycle", named("chittyconnect-documents"))),

@@ -76,8 +76,17 @@ class AccessConfig(ConfigModel):
         return self
 
 
+class AdoptTunnel(ConfigModel):
+    """A tunnel that exists today, imported (`<account>/<id>`) instead of created; it keeps its name."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                    description="The tunnel's id (a UUID).")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", description="Its live name, verbatim.")
+
+
 class TunnelConfig(ConfigModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$", description="Base tunnel name; the environment is appended.")
+    adopt: AdoptTunnel | None = Field(None, description="Import the tunnel that runs today instead of creating one.")
     hostname: Hostname
     ingress: list[TunnelIngress] = Field(min_length=1, description="Rules for the hostname; the catch-all 404 is added last.")
     access: AccessConfig

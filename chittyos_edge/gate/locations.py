@@ -75,8 +75,10 @@ _CHILDREN: dict[str, list[tuple[str, str]]] = {
     "chittyos:load_balancing:LoadBalancing": [
         ("pool-{e}", "loadBalancing.pools.{e}"), ("monitor", "loadBalancing.monitor"), ("lb", "loadBalancing.hostname")],
 }
-_SERVICE_ROLES = [("script", ""), ("domain-{x}", ".customDomains"), ("route-{x}", ".routes"), ("crons", ".crons"),
-                  ("consumer-{x}", ".queueConsumers"), ("workers-dev", ".workersDev")]
+_SERVICE_ROLES = [("script", ""), ("worker", ""), ("version-{x}", ".code"), ("deployment", ".code"),
+                  ("secrets", ".secrets"), ("domain-{x}", ".customDomains"), ("route-dns-{x}", ".routeDnsRecords"),
+                  ("route-{x}", ".routes"), ("crons", ".crons"), ("consumer-{x}", ".queueConsumers"),
+                  ("workers-dev", ".workersDev")]
 
 
 @dataclass(frozen=True)

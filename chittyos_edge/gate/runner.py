@@ -19,7 +19,8 @@ from ..project import Project
 from . import policy_config
 from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
-from .gate_rules import GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems, shared_identifiers
+from .gate_rules import (ADOPTS_WHAT_RUNS, GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems,
+                         shared_identifiers)
 from .sources import StackInput, from_plan, from_plan_file, from_state_file
 
 
@@ -64,6 +65,24 @@ def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str
                    checklist=rule.checklist, source="gate")
 
 
+def adoption_collisions(stack: StackInput, project: Project) -> list[tuple[str, str]]:
+    """CF-ENV-004 over one plan, with the project's inventory and stack file of that stack."""
+    from ..config import ConfigError
+    from ..inventory import load
+    from ..inventory.command import stack_settings
+    from ..plan.runtime import PlanError
+    from .collisions import collision_problems
+
+    inventory = load(stack.stack, project.root)
+    if inventory is None:
+        return []
+    try:
+        settings = stack_settings(stack.stack, project)
+    except (ConfigError, PlanError):
+        settings = None  # a saved plan whose stack file is broken: findings still name the live objects
+    return list(collision_problems(stack, inventory, settings))
+
+
 class Gate:
     """One gate run over several stacks with one pack process."""
 
@@ -73,6 +92,7 @@ class Gate:
         self.config_dir = config_dir or Project.discover().policy_config_dir
         name, version, policies = pack.info()
         self.report = GateReport(pack=name, version=version, project_root=project_root)
+        self.project_root = project_root
         self.policies = {p.name: p for p in policies}
         self.report.rules = [
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
@@ -103,11 +123,18 @@ class Gate:
         if level in ("mandatory", "advisory"):
             findings += [_gate_finding(stack.stack, RETAINED, level, message, urn)
                          for urn, message in retained_problems(stack)]
+        level = gate_levels[ADOPTS_WHAT_RUNS.name]
+        if level in ("mandatory", "advisory") and not stack.origin.startswith("state file"):
+            findings += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, level, message, urn)
+                         for urn, message in adoption_collisions(stack, self._project())]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
         levels = {name: level for name, (level, _) in pack_config.items()} | gate_levels
         self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled, levels))
         self.report.findings += findings
         return findings
+
+    def _project(self) -> Project:
+        return Project.at(self.project_root) if self.project_root else Project.discover()
 
     def cross_check(self, first: StackInput, second: StackInput) -> list[Finding]:
         levels = [self._configs[s.stack]["levels"][NO_SHARED_IDS.name] for s in (first, second)]

@@ -41,6 +41,10 @@ ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 ZONE_DNSSEC = "cloudflare:index/zoneDnssec:ZoneDnssec"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+WORKER = "cloudflare:index/worker:Worker"
+WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+# Resources that carry a Worker's code and bindings: the one-shot script, or a version of the split API.
+CODE_TYPES = (WORKERS_SCRIPT, WORKER_VERSION)
 WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
 WORKERS_CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
