@@ -70,6 +70,10 @@ def test_findings_point_at_the_line_of_the_key_they_are_about(report):
         assert where.line == line or (line is None and where.line > 1)
     cors = report.locations[_finding(report, "CF-CORS-001")]
     assert cors.file == "Pulumi.staging.yaml" and cors.key.endswith(".cors") and cors.line > 1
+    # Every finding of both stacks (staging's advisories too) is on a key of its own stack file, past line 1.
+    for finding in report.findings:
+        where = report.locations[finding]
+        assert where.file == f"Pulumi.{finding.stack.split('+')[-1]}.yaml" and where.key and where.line > 1, finding
 
 
 def test_sarif_has_real_lines_fingerprints_help_and_a_run_per_stack(report):

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable
+import types
+from pathlib import Path
+from typing import Any, Callable, Union, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
+from chittyos_edge.config.stack import StackConfig
 from chittyos_edge.gate import policy_config
 from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.gate.findings import Finding
 from chittyos_edge.gate.gate_rules import GATE_RULES, RETAINED, retained_problems, shared_identifiers
+from chittyos_edge.gate.locations import locate
 from chittyos_edge.gate.readiness import CHECKLIST, checklist_keys
 from chittyos_edge.gate.runner import Gate, _finding, _gate_finding
 from chittyos_edge.gate.sources import StackInput, from_plan
 from policies.chittyos_guard import RULES, zone
+from policies.chittyos_guard._rule import ENTRY
 
 Plan = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[1]
 RULE_ID = re.compile(r"^CF-[A-Z0-9]+-\d{3}$")
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 
@@ -60,6 +67,18 @@ class Pack:
 def pack():
     with PolicyPackProcess("chittyos-edge", "production") as process:
         yield Pack(process)
+
+
+def located_in(pack: Pack, plan: Plan, findings: list[Finding], section: str) -> None:
+    """Every finding points at a line (> 1) of the plan's stack file, on a key under `section`: where the
+    reports (SARIF, annotations, markdown) send the reader. Locating is pure: no pack call."""
+    stack_file = f"Pulumi.{plan['stack']}.yaml"
+    where = locate(findings, {plan["stack"]: plan["resources"]}, ROOT, keys=pack.gate.keys)
+    for finding in findings:
+        at = where[finding]
+        under = at.key == section or at.key.startswith((f"{section}.", f"{section}["))
+        assert at.file == stack_file and at.line and at.line > 1 and under, (
+            f"{finding.rule_id} {finding.resource}: located at {at}, not under {section} of {stack_file}")
 
 
 def report(findings: list[Finding]) -> str:
@@ -277,12 +296,28 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
 ]
 
 
+# The stack-file section each rule is about (longest prefix of the rule id wins): its findings point there.
+SECTIONS = {
+    "CF-TLS": "edgeSecurity", "CF-HDR": "edgeSecurity", "CF-PERF": "edgeSecurity", "CF-BOT": "edgeSecurity",
+    "CF-WAF": "edgeSecurity", "CF-RL": "edgeSecurity", "CF-CACHE": "edgeSecurity", "CF-DNS-001": "edgeSecurity",
+    "CF-DNS-002": "tunnel", "CF-DNS-003": "tunnel", "CF-DNS-004": "zone", "CF-ENV": "services",
+    "CF-ENV-002": "kvNamespaces", "CF-WRK": "services", "CF-AE": "services", "CF-DO": "durableObjects",
+    "CF-CORS": "r2Buckets", "CF-CORS-002": "services", "CF-SEC": "services", "CF-DATA": "dataProtection",
+    "CF-Q": "services", "CF-R2": "r2Buckets", "CF-MON": "monitoring", "CF-LB": "loadBalancing", "CF-TUN": "tunnel",
+}
+
+
+def section_of(rule_id: str) -> str:
+    return SECTIONS[max((p for p in SECTIONS if rule_id.startswith(p)), key=len)]
+
+
 @pytest.mark.parametrize("rule_id,what,mutate", MUTATIONS, ids=[f"{r}-{w}" for r, w, _ in MUTATIONS])
 def test_each_rule_refuses_its_change_to_the_production_plan(pack, production, rule_id, what, mutate):
     plan = copy.deepcopy(production)
     mutate(plan)
     found = pack.findings(plan, only=rule_id)
     assert any(f.rule_id == rule_id and f.mandatory for f in found), f"{what}: no mandatory {rule_id}:\n{report(found)}"
+    located_in(pack, plan, found, section_of(rule_id))
 
 
 def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):
@@ -297,6 +332,31 @@ def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):
     # test_gate_*/test_diff.py.
     assert set(ids) - {"CF-ENV-003", "CF-DATA-003"} <= {rule for rule, _, _ in MUTATIONS}, "rules without a forbidden change"
     assert set(ids) == rows, f"rules not in the readiness report: {set(ids) ^ rows}"
+
+
+def _field_type(annotation: Any, token: str) -> Any:
+    """The type of `token` (a field alias, or `<entry>` of a mapping) under a config model type, or None."""
+    while get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return _field_type(get_args(annotation)[0], token)
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1] if token == ENTRY else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return next((f.annotation for n, f in annotation.model_fields.items() if (f.alias or n) == token), None)
+    return None
+
+
+def test_every_rule_names_a_stack_file_key_that_exists_and_the_gate_reads_it(pack):
+    declared = {rule.id: rule.keys for rule in [*RULES, *GATE_RULES]}
+    assert pack.gate.keys == declared  # through GetAnalyzerInfo's tags, as the CLI would see them
+    for rule_id, keys in declared.items():
+        assert keys, rule_id
+        for key in keys:
+            annotation: Any = StackConfig
+            for token in key.split(".") if key != ENTRY else ():
+                annotation = _field_type(annotation, token)
+                assert annotation is not None, f"{rule_id}: {key} is no key of the stack config ({token})"
 
 
 def test_zone_settings_and_headers_come_from_one_table():
@@ -388,10 +448,14 @@ def test_staging_warns_on_production_only_rules_and_still_refuses_production_sto
     inputs(plan, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"]["origins"] = ["*"]
     find(plan, "WorkersKvNamespace")["protect"] = False
     assert not pack.findings(plan, only="CF-DATA-001")  # disabled in staging
-    assert {f.enforcement for f in pack.findings(plan, only="CF-CORS-001")} == {"advisory"}
+    cors = pack.findings(plan, only="CF-CORS-001")
+    assert {f.enforcement for f in cors} == {"advisory"}
+    located_in(pack, plan, cors, "r2Buckets")
     adopted = find(production, "WorkersKvNamespace", lambda r: bool(r["importId"]))["importId"].split("/")[-1]
     binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = adopted
-    assert any(f.mandatory and adopted in f.message for f in pack.findings(plan, only="CF-ENV-001"))
+    bindings = pack.findings(plan, only="CF-ENV-001")
+    assert any(f.mandatory and adopted in f.message for f in bindings)
+    located_in(pack, plan, bindings, "services.project-awareness.bindings")
 
 
 def test_staging_hostnames_never_take_production_ones(pack, staging):
@@ -399,6 +463,7 @@ def test_staging_hostnames_never_take_production_ones(pack, staging):
     inputs(plan, "WorkersCustomDomain", "connect")["hostname"] = "connect.chitty.cc"
     found = pack.findings(plan, only="CF-ENV-005")
     assert any(f.mandatory and "connect.chitty.cc" in f.message for f in found), report(found)
+    located_in(pack, plan, found, "services.chittyconnect.customDomains")
 
 
 def test_two_stacks_sharing_an_identifier_are_refused(production, staging):

@@ -34,6 +34,11 @@ class GateRule:
     severity: str
     checklist: str
     remediation: str
+    key: str | tuple[str, ...]  # the stack-file key the fix changes, as a pack rule's `key` (_rule.Rule)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     def info(self) -> dict[str, str]:
         return {"id": self.id, "policy": self.name, "title": self.title, "severity": self.severity,
@@ -46,7 +51,8 @@ RETAINED = GateRule(
     severity="critical",
     checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
     remediation="Set dataProtection.retainOnDelete: true in the stack file; the components pass it to every "
-                "stateful resource.")
+                "stateful resource.",
+    key="dataProtection.retainOnDelete")
 
 NO_SHARED_IDS = GateRule(
     id="CF-ENV-003", name="stacks-share-no-stateful-identifier",
@@ -54,7 +60,8 @@ NO_SHARED_IDS = GateRule(
     severity="critical",
     checklist="Deployment Execution Plan > Final Validation > Staging environment fully validated",
     remediation="Give each stack its own resources (names carry the environment); adopt an existing resource "
-                "in one stack only and list its id in that stack's allowedLiteralIds alone.")
+                "in one stack only and list its id in that stack's allowedLiteralIds alone.",
+    key="<entry>")  # the store named in the message
 
 PROTECTED_KEPT = GateRule(
     id="CF-DATA-003", name="protected-resources-kept",
@@ -63,7 +70,8 @@ PROTECTED_KEPT = GateRule(
     checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
     remediation="Keep the resource's Pulumi name and the inputs that force a replacement (rename a config key "
                 "only with an alias); to retire a protected store on purpose, `pulumi state unprotect` it first "
-                "in a reviewed change.")
+                "in a reviewed change.",
+    key=("<entry>", "dataProtection.protect"))  # a deleted resource has no entry left in the head
 
 GATE_RULES = (RETAINED, NO_SHARED_IDS, PROTECTED_KEPT)
 

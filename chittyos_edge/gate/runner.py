@@ -78,6 +78,8 @@ class Gate:
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
              "checklist": p.checklist, "remediation": p.remediation, "source": "pack"} for p in policies
         ] + [rule.info() for rule in GATE_RULES]
+        # rule id -> the stack-file keys its fix changes, where findings point (locations.py)
+        self.keys = {p.rule_id: p.keys for p in policies} | {rule.id: rule.keys for rule in GATE_RULES}
         self._configs: dict[str, dict[str, Any]] = {}
 
     def _config(self, stack: str) -> tuple[policy_config.Reconciled, dict[str, str], list[str]]:
@@ -169,7 +171,8 @@ def run_gate(sources: list[Source], *, project: Project | None = None,
                 diff = diff() if callable(diff) else diff
                 gate.report.findings += diff.findings
                 gate.report.diffed = [changes.stack for changes in diff.stacks]
-            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root)
+            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root,
+                                           keys=gate.keys)
             gate.report.seconds = time.monotonic() - started_at
             return gate.report
         finally:
