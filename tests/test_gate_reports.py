@@ -100,6 +100,7 @@ def test_junit_is_valid_against_junit_10_xsd_with_skipped_rules_and_the_cross_ch
     suites = {s["@name"]: s for s in document["testsuite"]}
     staging = {c["@classname"]: c for c in suites["policy gate staging"]["testcase"]}
     assert staging["staging.CF-DATA-001"]["skipped"][0]["@message"] == "disabled in policies/config/staging.json"
+    assert staging["staging.CF-DATA-002"]["skipped"][0]["@message"] == "disabled in policies/config/staging.gate.json"
     assert "skipped" in staging["staging.CF-DATA-003"]  # no --diff: not checked
     production = {c["@classname"]: c for c in suites["policy gate production"]["testcase"]}
     assert "failure" in production["production.CF-TLS-001"] and "skipped" not in production["production.CF-TLS-002"]

@@ -11,6 +11,7 @@ tests/test_gate.py.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import types
 from pathlib import Path
@@ -47,10 +48,9 @@ class Pack:
 
     def config(self, stack: str, only: str | None) -> policy_config.Reconciled:
         document = policy_config.load(stack)
-        reconciled = policy_config.reconcile(self.policies.values(), document, stack,
-                                             extra_names=[r.name for r in GATE_RULES])
+        reconciled = policy_config.reconcile(self.policies.values(), document, stack)
         return {name: ((level if only is None or self.policies[name].rule_id == only else "disabled"), props)
-                for name, (level, props) in reconciled.items() if name in self.policies}
+                for name, (level, props) in reconciled.items()}
 
     def findings(self, plan: Plan, only: str | None = None) -> list[Finding]:
         stack = from_plan(plan, f"plan of {plan['stack']}")
@@ -476,11 +476,48 @@ def test_two_stacks_sharing_an_identifier_are_refused(production, staging):
     assert any(kv["importId"].split("/")[-1] in p for p in problems), problems
 
 
+def test_each_committed_policy_config_is_one_the_pulumi_cli_accepts_and_applies(pack):
+    """`pulumi preview --policy-pack-config policies/config/<stack>.json` parses each entry as a level or
+    an object with an optional level, keeps entries that name no policy and properties no schema has
+    (they configure nothing), and fails on such an entry without a level (policy_config.py cites where).
+    So in each committed file: every name is a policy of the pack (read through GetAnalyzerInfo, as the
+    CLI reads it), every property is in that policy's schema, and the reconciled result validates. The
+    gate's own rules are in `<stack>.gate.json`, which names gate rules only."""
+    directory = ROOT / "policies" / "config"
+    gate_names = {rule.name for rule in GATE_RULES}
+    for stack in ("staging", "production"):
+        path = policy_config.config_path(stack, directory)
+        document = json.loads(path.read_text())
+        for name, value in document.items():
+            level = value if isinstance(value, str) else value.get("enforcementLevel", "mandatory")
+            assert level in policy_config.VALID_LEVELS, f"{path.name}: {name}: {value!r}"
+            if name == "all":
+                continue
+            assert name in pack.policies, f"{path.name}: {name} is no policy of the pack"
+            properties = set(value) - {"enforcementLevel"} if isinstance(value, dict) else set()
+            assert properties <= set(pack.policies[name].config_schema), f"{path.name}: {name}: {properties}"
+        assert policy_config.reconcile(pack.policies.values(), document, str(path)).keys() == pack.policies.keys()
+        gate = json.loads(policy_config.gate_config_path(stack, directory).read_text())
+        assert set(gate) <= gate_names | {"all"}, f"{stack}.gate.json: {set(gate) - gate_names}"
+        assert set(policy_config.gate_levels(stack, directory)) == gate_names
+
+
+def test_the_gate_refuses_what_the_cli_would_silently_ignore(pack):
+    document = policy_config.load("production")
+    for extra, expected in [
+        ({"stateful-resources-retained": "mandatory"}, "a rule of the gate, not a policy of the pack"),
+        ({"zone-min-tls-1-3": {"minTlsVersoin": "1.3"}}, "zone-min-tls-1-3.minTlsVersoin: not a property"),
+        ({"zone-min-tls-13": {"requireManagedZone": False}}, "zone-min-tls-13: no such rule here"),
+    ]:
+        with pytest.raises(policy_config.PolicyConfigError) as error:
+            policy_config.reconcile(pack.policies.values(), {**document, **extra}, "production.json")
+        assert expected in str(error.value)
+
+
 def test_a_waiver_needs_a_reason_and_names_a_waivable_clause(pack):
     document = policy_config.load("production")
     document["zone-caa-records"] = {"waivers": {"everything": "because"}}
     with pytest.raises(policy_config.PolicyConfigError) as error:
-        policy_config.reconcile(pack.policies.values(), document, "production.json",
-                                extra_names=[r.name for r in GATE_RULES])
+        policy_config.reconcile(pack.policies.values(), document, "production.json")
     assert "zone-caa-records.waivers" in str(error.value)
     assert StackInput  # the gate's input type is what from_plan builds

@@ -9,8 +9,9 @@
 - CF-DATA-003: "no change deletes or replaces a protected resource" needs the stack before and after
   the change (`chittyos-edge diff BASE HEAD`, `gate --diff BASE HEAD`); a pack sees one state.
 
-Their levels come from the same `policies/config/<stack>.json` as the pack's policies (entries
-`stateful-resources-retained`, `stacks-share-no-stateful-identifier` and `protected-resources-kept`).
+Their levels come from `policies/config/<stack>.gate.json` (entries `stateful-resources-retained`,
+`stacks-share-no-stateful-identifier` and `protected-resources-kept`), beside the pack's `<stack>.json`:
+names that are no policy of the pack stay out of the file the Pulumi CLI reads (see policy_config.py).
 """
 
 from __future__ import annotations

@@ -85,14 +85,11 @@ class Gate:
     def _config(self, stack: str) -> tuple[policy_config.Reconciled, dict[str, str], list[str]]:
         document = policy_config.load(stack, self.config_dir)
         where = str(policy_config.config_path(stack, self.config_dir))
-        reconciled = policy_config.reconcile(self.policies.values(), document, where,
-                                             extra_names=[r.name for r in GATE_RULES])
-        gate_levels = {r.name: reconciled.get(r.name, (policy_config.document_level(document), {}))[0]
-                       for r in GATE_RULES}
-        literal_ids = sorted({value for _, props in reconciled.values()
+        pack_config = policy_config.reconcile(self.policies.values(), document, where)
+        gate_levels = policy_config.gate_levels(stack, self.config_dir)
+        literal_ids = sorted({value for _, props in pack_config.values()
                               for value in props.get("allowedLiteralIds", []) or []})
         self._configs[stack] = {"levels": gate_levels, "literalIds": literal_ids}
-        pack_config = {name: value for name, value in reconciled.items() if name in self.policies}
         return pack_config, gate_levels, literal_ids
 
     def check(self, stack: StackInput) -> list[Finding]:
