@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_outputs(commands)
 
+    # -- dev, smoke, backup and restore commands (register here) --
+    from .ops import register as register_ops
+
+    register_ops(commands)
+
     for command in commands.choices.values():
         add_location(command, top_level=False)
     return parser

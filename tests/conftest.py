@@ -79,3 +79,39 @@ def config_problems(stack: str, mutate: Callable[[dict[str, Any]], None]) -> lis
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(raw, f"Pulumi.{stack}.yaml")
     return caught.value.problems
+
+
+def stack_view(plan: dict[str, Any]):
+    """What the operations commands (dev, smoke, backup) load for a stack, from a session plan."""
+    from chittyos_edge.ops.stack import StackView, settings_of
+    from chittyos_edge.outputs.sources import parse_outputs
+
+    stack = plan["stack"]
+    return StackView(stack, ROOT, settings_of(stack, PROJECT),
+                     parse_outputs(plan["outputs"], stack=stack, origin="plan"), "the offline plan")
+
+
+@pytest.fixture(scope="session")
+def local_dev(tmp_path_factory, staging):
+    """`local_dev(service)`: that staging service under `chittyos-edge dev`, shared by the whole test
+    session. The first call starts every staging service at once (their starts overlap); they share
+    one state dir, as the stack's Workers share its stores."""
+    from tests.local_dev import DevServer
+
+    state_dir = tmp_path_factory.mktemp("local-staging")
+    view = stack_view(staging)
+    started: dict[str, DevServer] = {}
+
+    def start(service: str) -> DevServer:
+        if not started:
+            # services without D1 migrations first: their wrangler boots while the others migrate
+            order = sorted(view.settings.services, key=lambda k: bool(view.settings.services[k].bindings.d1))
+            for key in order:
+                started[key] = DevServer(view, key, state_dir)
+            for server in started.values():
+                server.wait_ready()
+        return started[service]
+
+    yield start
+    for server in started.values():
+        server.stop()

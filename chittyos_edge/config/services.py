@@ -31,6 +31,17 @@ class Bindings(ConfigModel):
     ai: BindingName | None = Field(None, description="Workers AI binding name, e.g. AI.")
 
 
+class SmokeCheck(StrEnum):
+    """The post-deployment tests of the Project Awareness Cloudflare optimization report."""
+
+    HEALTH = "health"                              # GET <healthPath> -> 200 {"status":"healthy"}
+    INFO = "info"                                  # GET /api/info -> 200, keys name, version, endpoints
+    SUGGESTIONS = "suggestions"                    # GET /api/projects/suggestions -> 200 within 200 ms
+    SESSION_REGISTRATION = "session-registration"  # POST /api/sessions/register -> 200
+    WEBSOCKET = "websocket"                        # /ws upgrades to a WebSocket
+    SYNC = "sync"                                  # POST /api/projects/sync -> 200
+
+
 class QueueConsumer(ConfigModel):
     queue: str = Field(description="queues key this service consumes.")
     batch_size: int = Field(10, ge=1, le=100)
@@ -69,6 +80,9 @@ class WorkerService(ConfigModel):
     workers_dev: bool = Field(False, description="Serve on the workers.dev subdomain too.")
     queue_consumers: list[QueueConsumer] = Field(default_factory=list)
     health_path: str = Field("/health", description="Path answering {\"status\":\"healthy\"}.")
+    smoke: list[SmokeCheck] = Field(
+        default_factory=lambda: [SmokeCheck.HEALTH],
+        description="Post-deployment tests `chittyos-edge smoke` runs against each hostname of this service.")
 
     @field_validator("bundle")
     @classmethod

@@ -9,7 +9,7 @@ from .edge import (TUNNEL_OWNER, EdgeSecurityConfig, LoadBalancingConfig, Monito
                    edge_problems, plan_problems, scope_problems)
 from .plans import ZonePlan
 from .services import DurableObjectHost, WorkerService
-from .storage import D1Database, KvNamespace, Queue, R2Bucket
+from .storage import Backups, D1Database, KvNamespace, Queue, R2Bucket
 from .errors import closest_key, repeats, shown
 from .uniqueness import uniqueness_problems
 
@@ -48,6 +48,7 @@ class StackConfig(ConfigModel):
         None, description="Zone-wide singletons (zone settings, ruleset phase entry points, DNSSEC): production only.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     load_balancing: LoadBalancingConfig = Field(default_factory=LoadBalancingConfig)
+    backups: Backups | None = Field(None, description="The bucket `chittyos-edge backup` writes to.")
 
     @property
     def is_production(self) -> bool:
@@ -99,6 +100,7 @@ class StackConfig(ConfigModel):
         problems += self._check_references()
         problems += self._check_environment_rules()
         problems += uniqueness_problems(self)
+        problems += self._check_backups()
         if not problems:
             # Monitoring rules build on valid hostnames: checked once those are right, so that one
             # mistake (e.g. a wrong custom domain) reads as one line, not three.
@@ -142,6 +144,28 @@ class StackConfig(ConfigModel):
         problems += repeats(((f"durableObjects.{name}.hostService", host.host_service)
                              for name, host in self.durable_objects.items()),
                             "host services (one durableObjects entry per service: merge them)")
+        return problems
+
+    def _check_backups(self) -> list[str]:
+        if self.backups is None:
+            return []
+        key = self.backups.bucket
+        bucket = self.r2_buckets.get(key)
+        if bucket is None:
+            return [f"backups.bucket refers to r2Buckets {key!r}, which is not declared "
+                    f"(declared: {sorted(self.r2_buckets) or 'none'})"]
+        problems = []
+        if not any(rule.delete_after_days for rule in bucket.lifecycle):
+            problems.append(f"r2Buckets.{key} holds the backups: give it a lifecycle rule with deleteAfterDays "
+                            "(the retention), or old backups are kept and billed forever")
+        # Only the backup job writes backups: a Worker bound to the bucket could overwrite or delete them.
+        bound = [f"services.{name}.bindings.r2.{binding}" for name, service in self.services.items()
+                 for binding, bucket_key in service.bindings.r2.items() if bucket_key == key]
+        bound += [f"durableObjects.{name}.snapshots.bucket" for name, host in self.durable_objects.items()
+                  if host.snapshots and host.snapshots.bucket == key]
+        if bound:
+            problems.append(f"r2Buckets.{key} holds the backups and must be bound to no Worker; remove "
+                            f"{', '.join(bound)}")
         return problems
 
     def _check_environment_rules(self) -> list[str]:

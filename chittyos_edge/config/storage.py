@@ -154,3 +154,10 @@ class D1Database(ConfigModel):
     read_replication: ReadReplication = ReadReplication.DISABLED
     migrations: D1Migrations | None = None
     adopt: AdoptD1 | None = None
+
+
+class Backups(ConfigModel):
+    """Where `chittyos-edge backup` writes each D1 export and KV dump of the stack."""
+
+    bucket: str = Field(description="r2Buckets key of the backup bucket. It is bound to no Worker, and its "
+                                    "lifecycle rule with deleteAfterDays is the retention.")

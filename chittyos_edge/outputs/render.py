@@ -69,7 +69,7 @@ def render_json(outputs: StackOutputs, service: str | None = None) -> str:
 
 # ---- wrangler ------------------------------------------------------------------------------------
 
-def _wrangler_env(service: ServiceOutputs) -> dict[str, Any]:
+def wrangler_env(service: ServiceOutputs) -> dict[str, Any]:
     """One Worker's `[env.<stack>]` table, wrangler's key names (wrangler 3/4 configuration)."""
     env: dict[str, Any] = {
         "name": service.script_name,
@@ -137,7 +137,7 @@ def render_wrangler(outputs: StackOutputs, service: str | None, *, source: str) 
               f"# `chittyos-edge outputs --stack {stack} --format wrangler --service {service}` from {source}\n"
               f"# (stack-output contract {outputs.contract_version}). Regenerate it; do not edit by hand.\n")
     made_up = stand_ins(outputs, service, stack_wide=False)
-    body = tomli_w.dumps({"env": {stack: _wrangler_env(chosen)}})
+    body = tomli_w.dumps({"env": {stack: wrangler_env(chosen)}})
     if not made_up:
         return header + body
     header += "# Lines marked '# stand-in' hold ids the offline plan made up: not real until the first `pulumi up`.\n"
