@@ -11,9 +11,10 @@
 - CF-ENV-004: a plan adopts what runs (see `collisions.py`): it needs the inventory of the account
   and the stack file's stated reasons, neither of which reaches a policy.
 
-Their levels come from the same `policies/config/<stack>.json` as the pack's policies (entries
-`stateful-resources-retained`, `stacks-share-no-stateful-identifier`, `protected-resources-kept` and
-`plan-adopts-what-runs`).
+Their levels come from `policies/config/<stack>.gate.json` (entries `stateful-resources-retained`,
+`stacks-share-no-stateful-identifier`, `protected-resources-kept` and `plan-adopts-what-runs`), beside the
+pack's `<stack>.json`: names that are no policy of the pack stay out of the file the Pulumi CLI reads (see
+policy_config.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class GateRule:
     severity: str
     checklist: str
     remediation: str
+    key: str | tuple[str, ...]  # the stack-file key the fix changes, as a pack rule's `key` (_rule.Rule)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     def info(self) -> dict[str, str]:
         return {"id": self.id, "policy": self.name, "title": self.title, "severity": self.severity,
@@ -49,7 +55,8 @@ RETAINED = GateRule(
     severity="critical",
     checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
     remediation="Set dataProtection.retainOnDelete: true in the stack file; the components pass it to every "
-                "stateful resource.")
+                "stateful resource.",
+    key="dataProtection.retainOnDelete")
 
 NO_SHARED_IDS = GateRule(
     id="CF-ENV-003", name="stacks-share-no-stateful-identifier",
@@ -57,7 +64,8 @@ NO_SHARED_IDS = GateRule(
     severity="critical",
     checklist="Deployment Execution Plan > Final Validation > Staging environment fully validated",
     remediation="Give each stack its own resources (names carry the environment); adopt an existing resource "
-                "in one stack only and list its id in that stack's allowedLiteralIds alone.")
+                "in one stack only and list its id in that stack's allowedLiteralIds alone.",
+    key="<entry>")  # the store named in the message
 
 PROTECTED_KEPT = GateRule(
     id="CF-DATA-003", name="protected-resources-kept",
@@ -66,7 +74,8 @@ PROTECTED_KEPT = GateRule(
     checklist="Business Continuity > Rollback Strategy > Data rollback procedures defined",
     remediation="Keep the resource's Pulumi name and the inputs that force a replacement (rename a config key "
                 "only with an alias); to retire a protected store on purpose, `pulumi state unprotect` it first "
-                "in a reviewed change.")
+                "in a reviewed change.",
+    key=("<entry>", "dataProtection.protect"))  # a deleted resource has no entry left in the head
 
 ADOPTS_WHAT_RUNS = GateRule(
     id="CF-ENV-004", name="plan-adopts-what-runs",
@@ -75,7 +84,8 @@ ADOPTS_WHAT_RUNS = GateRule(
     severity="critical",
     checklist="Deployment Execution Plan > Final Validation > Staging environment fully validated",
     remediation="Refresh the inventory (chittyos-edge inventory --stack S), then adopt each live object with the "
-                "adopt: key the finding names, or state the reason under services.<key>.takeOver.")
+                "adopt: key the finding names, or state the reason under services.<key>.takeOver.",
+    key=("<entry>",))
 
 GATE_RULES = (RETAINED, NO_SHARED_IDS, PROTECTED_KEPT, ADOPTS_WHAT_RUNS)
 

@@ -174,10 +174,11 @@ def _levels(stack: str, project: Any) -> dict[str, tuple[str, dict[str, Any]]]:
                         required=r.required) for r in RULES]
     document = policy_config.load(stack, project.policy_config_dir)
     where = str(policy_config.config_path(stack, project.policy_config_dir))
-    reconciled = policy_config.reconcile(infos, document, where, extra_names=[g.name for g in GATE_RULES])
+    reconciled = policy_config.reconcile(infos, document, where)
     levels = {info.rule_id: reconciled[info.name] for info in infos}
+    gate_levels = policy_config.gate_levels(stack, project.policy_config_dir)
     for rule in GATE_RULES:
-        levels[rule.id] = reconciled.get(rule.name, (policy_config.document_level(document), {}))
+        levels[rule.id] = (gate_levels[rule.name], {})
     return levels
 
 

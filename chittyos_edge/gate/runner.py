@@ -98,19 +98,18 @@ class Gate:
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
              "checklist": p.checklist, "remediation": p.remediation, "source": "pack"} for p in policies
         ] + [rule.info() for rule in GATE_RULES]
+        # rule id -> the stack-file keys its fix changes, where findings point (locations.py)
+        self.keys = {p.rule_id: p.keys for p in policies} | {rule.id: rule.keys for rule in GATE_RULES}
         self._configs: dict[str, dict[str, Any]] = {}
 
     def _config(self, stack: str) -> tuple[policy_config.Reconciled, dict[str, str], list[str]]:
         document = policy_config.load(stack, self.config_dir)
         where = str(policy_config.config_path(stack, self.config_dir))
-        reconciled = policy_config.reconcile(self.policies.values(), document, where,
-                                             extra_names=[r.name for r in GATE_RULES])
-        gate_levels = {r.name: reconciled.get(r.name, (policy_config.document_level(document), {}))[0]
-                       for r in GATE_RULES}
-        literal_ids = sorted({value for _, props in reconciled.values()
+        pack_config = policy_config.reconcile(self.policies.values(), document, where)
+        gate_levels = policy_config.gate_levels(stack, self.config_dir)
+        literal_ids = sorted({value for _, props in pack_config.values()
                               for value in props.get("allowedLiteralIds", []) or []})
         self._configs[stack] = {"levels": gate_levels, "literalIds": literal_ids}
-        pack_config = {name: value for name, value in reconciled.items() if name in self.policies}
         return pack_config, gate_levels, literal_ids
 
     def check(self, stack: StackInput) -> list[Finding]:
@@ -196,7 +195,8 @@ def run_gate(sources: list[Source], *, project: Project | None = None,
                 diff = diff() if callable(diff) else diff
                 gate.report.findings += diff.findings
                 gate.report.diffed = [changes.stack for changes in diff.stacks]
-            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root)
+            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root,
+                                           keys=gate.keys)
             gate.report.seconds = time.monotonic() - started_at
             return gate.report
         finally:
