@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/synthetic_stack.py --resources 2000 --out /tmp/big [-C DIR]
 
-Each tenant adds what a new product on the estate would: a Worker (script, subdomain setting,
-custom domain) bound to its own KV namespace, queue (with a consumer and a dead-letter queue) and
+Each tenant adds what a new product on the estate would: a Worker (a pinned build of its code,
+subdomain setting, custom domain) bound to its own KV namespace, queue (with a consumer and a dead-letter queue) and
 R2 bucket (with a lifecycle rule; its r2.dev URL off), a health check on its hostname and a WAF rule scoped to it;
 every fifth tenant also a D1 database, every tenth a rate limit. Everything is valid and
 gate-clean: names carry the environment, stores are protected and retained, the hostname is in
@@ -37,7 +37,6 @@ import yaml
 PREFIX = "chittyos-edge:"
 STACK = "production"
 TENANT = "bench-t{:04d}"  # every name a tenant adds starts with this
-BUNDLE = "workers/project-awareness/worker.mjs"
 LINKED = ("workers", "migrations", "policies", "docs")
 DB_EVERY = 5  # every fifth tenant also gets a D1 database
 RATE_LIMIT_EVERY = 10  # and every tenth a rate limit
@@ -87,7 +86,9 @@ def add_tenant(config: dict[str, Any], index: int) -> None:
                                                            "primaryLocationHint": "enam"}
         bindings["d1"] = {"DB": f"{t}-db"}
     _section(config, "services", {})[t] = {
-        "scriptName": t, "bundle": BUNDLE, "compatibilityDate": "2024-08-29",
+        "scriptName": t, "code": {"source": "build", "bundle": f"dist/{t}/worker.mjs", "sha256": "ab" * 32,
+                                   "fetch": f"make fetch-{t}"},
+        "compatibilityDate": "2024-08-29",
         "compatibilityFlags": ["nodejs_compat"],
         "vars": {"ENVIRONMENT": STACK, "TENANT": t},
         "bindings": bindings, "customDomains": [host], "cpuMs": 50000,

@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_ops(commands)
 
+    # -- inventory command (register here) --
+    from .inventory import register as register_inventory
+
+    register_inventory(commands)
+
     for command in commands.choices.values():
         add_location(command, top_level=False)
     return parser

@@ -2,9 +2,9 @@
 
 Worker repos (ChittyConnect, Project Awareness), dashboards and scripts read this program's stack
 outputs. `StackOutputs` is the whole contract; the program exports ONE stack output per top-level
-field (`contractVersion`, `environment`, `services`, `tunnel`, `tunnelToken`), so only
-`tunnelToken` is a secret and everything else reads in plain text. `standIns` is never a stack
-output: `chittyos-edge outputs --source plan` adds it to list the ids the offline plan made up.
+field (`contractVersion`, `environment`, `services`, `tunnel`, `tunnelToken`, `accessCredentials`), so only
+`tunnelToken` and `accessCredentials` are secret and everything else reads in plain text. `standIns` is
+never a stack output: `chittyos-edge outputs --source plan` adds it to list the ids the offline plan made up.
 
 Versioning (`CONTRACT_VERSION`, "<major>.<minor>"), checked by tests/test_outputs_contract.py:
 - a field removed, renamed or retyped, an optional field made required or a required field made
@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from .config.base import Environment
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 SCHEMA_ID = "https://chitty.cc/schemas/chittyos-edge/stack-outputs.schema.json"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -86,6 +86,16 @@ class TunnelOutputs(ContractModel):
     access_aud: str = Field(description="Audience tag of the Access application (verify Access JWTs with it).")
 
 
+class AccessCredentialOutputs(ContractModel):
+    """The Access service token a Worker sends to pass Access in front of the tunnel hostname."""
+
+    service_token: str = Field(description="tunnel.access.serviceTokens entry, e.g. chittyconnect-worker.")
+    client_id_binding: str = Field(description="The Worker's secret_text binding holding the client id.")
+    client_secret_binding: str = Field(description="The Worker's secret_text binding holding the client secret.")
+    client_id: str = Field(description="Sent as CF-Access-Client-Id.")
+    client_secret: str = Field(description="Sent as CF-Access-Client-Secret.")
+
+
 class StackOutputs(ContractModel):
     """The stack outputs, one Pulumi stack output per field."""
 
@@ -104,6 +114,10 @@ class StackOutputs(ContractModel):
         None, description="Never a stack output: in outputs rendered from the offline plan, the paths (e.g. "
                           "'services.chittyconnect.kvNamespaces.API_KEYS') of ids that plan made up because the "
                           "resource does not exist yet (not adopted); they become real at the first `pulumi up`.")
+    access_credentials: dict[str, AccessCredentialOutputs] | str | None = Field(
+        None, description="Since 1.2. Per service key, the Access service token bound to that Worker "
+                          "(services.<key>.accessCredentials). Secret: a redacted string unless the reader asked "
+                          "for secrets.")
 
     @field_validator("contract_version")
     @classmethod
@@ -116,7 +130,7 @@ class StackOutputs(ContractModel):
         return value
 
 
-SECRET_OUTPUTS = ("tunnelToken",)
+SECRET_OUTPUTS = ("tunnelToken", "accessCredentials")
 
 
 def json_schema() -> dict[str, Any]:
@@ -154,6 +168,16 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
         exported["tunnel"] = pulumi.Output.all(hostname=tunnel.hostname, aud=tunnel.application.aud).apply(
             lambda v: TunnelOutputs(hostname=v["hostname"], access_aud=v["aud"]).model_dump(by_alias=True))
         exported["tunnelToken"] = pulumi.Output.secret(tunnel.token)
+        bound = {key: service.access_credentials for key, service in settings.services.items()
+                 if service.access_credentials}
+        if bound:
+            exported["accessCredentials"] = pulumi.Output.secret(pulumi.Output.all(**{
+                key: pulumi.Output.all(*tunnel.credentials(creds.service_token)).apply(
+                    lambda ids, creds=creds: AccessCredentialOutputs(
+                        service_token=creds.service_token, client_id_binding=creds.client_id_binding,
+                        client_secret_binding=creds.client_secret_binding, client_id=ids[0],
+                        client_secret=ids[1]).model_dump(by_alias=True))
+                for key, creds in bound.items()}))
     return exported
 
 

@@ -24,7 +24,7 @@ from . import PROJECT
 from . import config as stack_config
 from .config.base import Environment
 from .outputs_contract import build_outputs
-from .preflight import check_deployable
+from .preflight import check_deployable, check_pinned_bundles
 from .project import Project, ProjectError
 
 
@@ -85,19 +85,22 @@ def build(loaded: stack_config.LoadedConfig, project: Project,
     }
     hosts_by_service = {host.host_service: hosts[name] for name, host in settings.durable_objects.items()}
 
+    # The tunnel comes first: its Access service tokens are bound to the Workers that call it.
+    tunnel = None
+    if settings.tunnel:
+        tunnel = SecureTunnel(
+            f"{env}-tunnel", account_id=account_id, zone_id=zone_id, environment=env, tunnel=settings.tunnel)
+
     services = {
         name: WorkerService(
             f"{env}-{name}", account_id=account_id, zone_id=zone_id, environment=env,
             service_key=name, service=service, secrets=loaded.secrets.for_service(name),
             stores=stores, storage=storage, durable_objects=hosts_by_service.get(name),
-            protection=settings.data_protection, project=project)
+            protection=settings.data_protection, project=project,
+            access_credentials=(tunnel.credentials(service.access_credentials.service_token)
+                                if tunnel is not None and service.access_credentials else None))
         for name, service in settings.services.items()
     }
-
-    tunnel = None
-    if settings.tunnel:
-        tunnel = SecureTunnel(
-            f"{env}-tunnel", account_id=account_id, zone_id=zone_id, environment=env, tunnel=settings.tunnel)
 
     if settings.edge_security:
         EdgeSecurity(f"{env}-edge-security", zone_id=zone_id, zone_name=settings.zone.name,
@@ -119,6 +122,14 @@ def build(loaded: stack_config.LoadedConfig, project: Project,
                          tunnel=tunnel, monitoring=monitoring, load_balancing=load_balancing)
 
 
+def offline() -> bool:
+    """True under the offline plan (and unit tests): Pulumi's mock monitor, not the engine."""
+    from pulumi.runtime import settings
+    from pulumi.runtime.mocks import MockMonitor
+
+    return isinstance(settings.SETTINGS.monitor, MockMonitor)
+
+
 def main(project: Project | None = None) -> dict[str, Any]:
     """Load the config (failing cleanly on bad input), build the stack, export its outputs.
 
@@ -129,6 +140,9 @@ def main(project: Project | None = None) -> dict[str, Any]:
         project = project or Project.discover()
         loaded = stack_config.load()
         check_deployable(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
+        if not offline():
+            # A real preview/up uploads what it names: the pinned files must be there, byte for byte.
+            check_pinned_bundles(loaded.settings, project, f"Pulumi.{loaded.stack}.yaml")
         served = served_hostnames(loaded.settings, project)
     except (stack_config.ConfigError, ProjectError) as error:
         raise pulumi.RunError(str(error)) from None

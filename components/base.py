@@ -24,7 +24,11 @@ class Component(pulumi.ComponentResource):
 
     def stateful_opts(self, protection: DataProtection, *, import_id: str | None = None,
                       **kwargs) -> pulumi.ResourceOptions:
-        """Options for a child that holds data: protect/retain as the stack config says."""
+        """Options for a child that holds data: protect/retain as the stack config says.
+
+        An adopted (imported) resource existed before this stack, so it is retained on delete in every
+        stack: destroying a stack, or dropping the entry, never deletes what the stack did not create.
+        """
         return pulumi.ResourceOptions(parent=self, protect=protection.protect,
-                                      retain_on_delete=protection.retain_on_delete,
+                                      retain_on_delete=protection.retain_on_delete or import_id is not None,
                                       import_=import_id, **kwargs)

@@ -18,32 +18,25 @@ refused (the state keeps every file's hash): add a new numbered file instead.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult,
-                            ResourceProvider, UpdateResult)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
 
 from chittyos_edge import d1_migrations
 from chittyos_edge.project import Project
 
+from ._api_token import ApiTokenProvider
+
 _COMPARED = ("accountId", "databaseId", "directory", "migrations", "allowDestructive", "environment")
 
 
-class D1MigrationsProvider(ResourceProvider):
+class D1MigrationsProvider(ApiTokenProvider):
     """Applies pending migrations on create and update; never undoes anything on delete."""
 
-    # Nothing secret is captured by this provider; keep the serialized provider out of secrets.
-    serialize_as_secret_always = False
-
-    def __init__(self) -> None:
-        self._config_token: Optional[str] = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        token = req.config.get("cloudflare:apiToken")
-        self._config_token = str(token) if token else None
+    token_use = "D1 migrations"
+    token_permission = "D1 Edit"
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = [CheckFailure(key, f"{key} is required") for key in ("accountId", "directory", "environment")
@@ -71,12 +64,7 @@ class D1MigrationsProvider(ResourceProvider):
         """Removing the resource leaves the schema and its d1_migrations record as they are."""
 
     def _token(self) -> str:
-        token = os.environ.get("CLOUDFLARE_API_TOKEN") or self._config_token
-        if not token:
-            raise d1_migrations.MigrationError(
-                "no Cloudflare API token for D1 migrations: export CLOUDFLARE_API_TOKEN (D1 Edit permission) "
-                "or set it with `pulumi config set --secret cloudflare:apiToken ...`")
-        return token
+        return self.api_token(d1_migrations.MigrationError)
 
     def _run(self, props: dict[str, Any]) -> list[str]:
         # `directory` is relative to the project; under `pulumi up` this provider runs in the project's

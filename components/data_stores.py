@@ -2,12 +2,13 @@
 
 Creates one `WorkersKvNamespace` per `kvNamespaces` entry (title `<key>-<environment>`) and one
 `Queue` per `queues` entry (name `<key>-<environment>`), so the staging and production stacks can
-never share a namespace or a queue (seed 003 found staging using production's KV). An entry with
+never share a namespace or a queue (the ChittyConnect status report found staging using production's KV). An entry with
 an `adopt:` block is imported as it exists (`<account>/<id>`) and keeps its current title/name
 (a namespace adopted without a `title` keeps its live title: `ignore_changes=["title"]`).
 
 Both kinds hold data (keys, undelivered messages): they get `protect`/`retainOnDelete` from the
-stack's `dataProtection`. In production that means `pulumi up` fails rather than delete or
+stack's `dataProtection` (an adopted one is retained on delete in every stack: it existed before
+the stack). In production that means `pulumi up` fails rather than delete or
 replace one, and removing an entry from config only drops it from the state; in staging they are
 destroyed with the stack. Renaming a queue or changing a namespace title is a replacement
 (a new, empty store), which production's `protect` refuses.

@@ -1,6 +1,7 @@
 """R2 buckets (with lifecycle, CORS and r2.dev exposure) and D1 databases (with their migrations).
 
-Per `r2Buckets` entry: an `R2Bucket` named `<key>-<environment>`, an `R2BucketLifecycle` when
+Per `r2Buckets` entry: an `R2Bucket` named `<key>-<environment>` (or imported by its `adopt` block,
+`<account>/<name>/<jurisdiction>`, keeping its name), an `R2BucketLifecycle` when
 `lifecycle` lists rules (days become the API's seconds: `transitionToInfrequentAccessDays` ->
 a storage-class transition, `deleteAfterDays` -> object deletion, `abortMultipartAfterDays` ->
 abort of stale uploads), an `R2BucketCors` when `cors` lists rules, and an `R2ManagedDomain`
@@ -14,7 +15,8 @@ resource that applies the directory's pending SQL files at deploy time (see
 `components.d1_migration_runner`). Workers that bind the database depend on it, so a deploy
 changes the schema before the code that needs it.
 
-Buckets and databases hold data: `protect`/`retainOnDelete` from `dataProtection`. In production a
+Buckets and databases hold data: `protect`/`retainOnDelete` from `dataProtection`; an adopted one is
+retained on delete in every stack (it existed before the stack). In production a
 change that would replace one (its name, jurisdiction, or a database's location) fails instead of
 deleting the data; lifecycle and CORS rules are plain configuration and change freely. A lifecycle
 rule that deletes objects is itself data loss by design: it applies to production only as listed.
@@ -91,14 +93,18 @@ class DocumentStorage(Component):
     def _bucket(self, key: str, spec: R2Bucket, account_id: str, environment: Environment,
                 protection: DataProtection) -> None:
         jurisdiction = spec.jurisdiction.value
+        adopt = spec.adopt
         bucket = cloudflare.R2Bucket(
             self.child_name(f"bucket-{key}"),
             account_id=account_id,
-            name=naming.bucket_name(key, environment),
+            name=adopt.name if adopt else naming.bucket_name(key, environment),
             jurisdiction=jurisdiction,
             location=spec.location.value if spec.location else None,
             storage_class=spec.storage_class.value,
-            opts=self.stateful_opts(protection))
+            # The location is a creation-time hint: an adopted bucket has none to match on import.
+            opts=self.stateful_opts(protection,
+                                    import_id=f"{account_id}/{adopt.name}/{jurisdiction}" if adopt else None,
+                                    ignore_changes=["location"] if adopt else None))
         self.buckets[key] = bucket
         self.jurisdictions[key] = spec.jurisdiction
         if spec.lifecycle:

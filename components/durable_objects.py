@@ -2,15 +2,19 @@
 
 A `durableObjects` entry (e.g. `session-state`: `SessionStateDO`, one object per ChittyID) does
 not create a resource of its own: a Durable Object namespace exists because the host Worker's
-script exports the class and its upload carries the migration that creates it. So this
-component contributes to the host's `WorkersScript` (see `WorkerService`):
+code exports the class and its upload carries the migration that creates it. So this
+component contributes to the host's `WorkerVersion` (see `WorkerService`):
 
 - `bindings`: one `durable_object_namespace` binding per class, the KV fallback namespace
   (`kvFallback`, bound as `kvFallbackBinding`) and the snapshot bucket (`snapshots.bucket`, bound
   as `snapshots.binding`; the bucket and its lifecycle rule are declared in `r2Buckets`);
 - `schedules`: the cleanup cron (`cleanupSchedule`), merged into the host's one
   `WorkersCronTrigger` (that resource owns every schedule of a script);
-- `migrations_input(...)`: the `migrations` input of the script.
+- `migrations_input(...)`: the `migrations` input of the version (applied when it is deployed).
+
+A host whose code is `live` (adopted, never uploaded by this program) gets no migrations from
+here: they ship with the application's own deploy (wrangler reads the live tag the same way);
+its bindings are still part of the host's binding list, which the stack outputs publish.
 
 Migrations against the live tag. The Workers API applies a script upload's migrations only if
 their `old_tag` equals the script's current migration tag, and rejects the upload otherwise.

@@ -12,6 +12,10 @@ Nothing reaches the origin without passing Access twice: the edge enforces the a
 every ingress rule sets `originRequest.access.required`, so cloudflared itself refuses requests
 without a valid Access token for this application's audience.
 
+Machines other than the health checks get their credentials from `credentials(token)`: the
+program binds them to the Worker that calls the hostname (`services.<key>.accessCredentials`).
+An adopted tunnel (`tunnel.adopt`) is imported by id, keeps its name and is retained on delete.
+
 Operational costs: replacing the tunnel (renaming it) issues a new tunnel id and token, so every
 cloudflared replica must be restarted with the new `tunnelToken` output; deleting a service token
 locks its machine out at once; shortening `serviceTokenDuration` does not shorten existing tokens.
@@ -36,17 +40,26 @@ CATCH_ALL = {"service": "http_status:404"}
 class SecureTunnel(Component):
     """The 1Password Connect tunnel, its DNS record and the Access application in front of it."""
 
+    def credentials(self, token: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(client id, client secret) of one service token, both secret: what a machine sends as
+        `CF-Access-Client-Id` / `CF-Access-Client-Secret` to pass Access."""
+        service_token = self.service_tokens[token]
+        return pulumi.Output.secret(service_token.client_id), pulumi.Output.secret(service_token.client_secret)
+
     def __init__(self, name: str, *, account_id: str, zone_id: pulumi.Input[str], environment: Environment,
                  tunnel: TunnelConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("secure_tunnel", name, opts)
         access = tunnel.access
         self.hostname: str = tunnel.hostname
 
+        adopt = tunnel.adopt
+        # An adopted tunnel existed before this stack: retained on delete (its cloudflared replicas keep it).
         self.tunnel = cloudflare.ZeroTrustTunnelCloudflared(
             self.child_name("tunnel"), account_id=account_id,
-            name=naming.tunnel_name(tunnel.name, environment),
+            name=adopt.name if adopt else naming.tunnel_name(tunnel.name, environment),
             config_src="cloudflare",
-            opts=self.child_opts())
+            opts=self.child_opts(import_=f"{account_id}/{adopt.id}" if adopt else None,
+                                 retain_on_delete=True if adopt else None))
         self.tunnel_id: pulumi.Output[str] = self.tunnel.id
 
         # The token cloudflared runs with (`cloudflared tunnel run --token ...`): an invoke, not an attribute.

@@ -1,28 +1,35 @@
-"""One Worker service (ChittyConnect, Project Awareness): script, bindings, domains, triggers.
+"""One Worker service (ChittyConnect, Project Awareness): the Worker, its code, bindings, domains, triggers.
 
-Driven by one `services.<key>` entry:
+Driven by one `services.<key>` entry, with Workers' split API (a Worker, its versions, a deployment):
 
-- `WorkersScript` `<scriptName>-<environment>`: the ES-module bundle at `bundle` (uploaded from
-  `contentFile`, part name = the file name as `mainModule`), `contentSha256` = the bundle's hash, so
-  an unchanged bundle gives no diff and any byte change gives exactly one update;
-  `compatibilityDate`/`Flags`; ONE `bindings` list: `vars` as `plain_text`, `secrets` as
-  `secret_text` from the Pulumi secrets `workerSecrets.<key>.<NAME>` (the list travels as a
-  secret), and `bindings.kv/r2/d1/queues/analyticsEngine/ai` resolved to this stack's resources
-  by logical key (a binding can never point at the other environment's store); plus what a
-  `durableObjects` host contributes (namespaces, KV fallback, snapshot bucket, `migrations`).
-  `cpuMs` -> `limits.cpuMs`, `placement: smart` -> `placement.mode`, observability with logs on.
-- `WorkersCustomDomain` per `customDomains` entry (it creates its DNS record and certificate) and
-  `WorkersRoute` per `routes` pattern; `WorkersScriptSubdomain` stating whether `*.workers.dev`
-  serves it (`workersDev`, off by default).
-- `WorkersCronTrigger`: all schedules of the script (`crons` + a host's cleanup schedule) in the
-  one resource Cloudflare allows per script.
-- `QueueConsumer` per `queueConsumers` entry (queue id, batch settings, dead-letter queue name).
+- `Worker` `<scriptName>-<environment>` (or the live name of `adopt.scriptName`, imported as
+  `<account>/<name>`): the script-level settings (observability with logs, logpush, and whether
+  `*.workers.dev` serves it, `workersDev`). An adopted Worker keeps its live observability and
+  logpush until `adopt.keepLiveSettings: false`.
+- The code, by `code.source`:
+  - `build` / `reference`: one `WorkerVersion` (the ES-module bundle as its one module, with
+    `contentSha256` = the pinned hash, so an unchanged pin gives no diff; compatibility date and
+    flags, `limits.cpuMs`, `placement`, the bindings, and the Durable Object migrations computed
+    against the live tag) and a `WorkersDeployment` sending 100 % of traffic to it. Versions are
+    keyed by role (`stable` today): a staged rollout adds a `canary` version and moves the
+    deployment's percentages, nothing else changes.
+  - `live`: no code is uploaded: the code that runs stays. The secrets (and the Access
+    credentials) are set with the secrets API (`WorkerSecrets`); the other bindings are the ones
+    the application's own deploy must carry (published in the stack outputs).
+- `bindings`: the Worker's final binding list in the provider's input shape: `vars` as
+  `plain_text`, `secrets` as `secret_text` from `workerSecrets.<key>.<NAME>`, the Access
+  credentials as `secret_text`, `bindings.kv/r2/d1/queues/analyticsEngine/ai` resolved to this
+  stack's resources by logical key, plus what a `durableObjects` host contributes.
+- `WorkersCustomDomain` per `customDomains` entry (it creates its DNS record and certificate;
+  an entry in `adopt.customDomains` is imported), `WorkersRoute` per `routes` pattern with a
+  proxied placeholder `DnsRecord` (AAAA `100::`) for each host in `routeDnsRecords`,
+  `WorkersCronTrigger` with every schedule of the script, and a `QueueConsumer` per
+  `queueConsumers` entry. These attach traffic, so they wait for the code to be deployed.
 
-What options cost: a script that hosts Durable Objects holds their data, so it is
-protected/retained by `dataProtection` (in production, renaming `scriptName` - a replacement - is
-refused; deleting the script would delete every object). Other scripts are stateless and are
-replaced or removed freely. Changing `customDomains` moves traffic at once. A changed
-`compatibilityDate` changes runtime behaviour: deploy it to staging first.
+What options cost: a Worker that hosts Durable Objects holds their data, so it is protected/retained
+by `dataProtection` (deleting it deletes every object); an adopted Worker is retained in every
+stack. Changing `customDomains` moves traffic at once. A changed `compatibilityDate` changes runtime
+behaviour: deploy it to staging first.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import pulumi_cloudflare as cloudflare
 
 from chittyos_edge import naming
 from chittyos_edge.config.base import Environment
-from chittyos_edge.config.services import Placement
+from chittyos_edge.config.services import CodeSource, Placement
 from chittyos_edge.config.services import WorkerService as ServiceConfig
 from chittyos_edge.config.stack import DataProtection
 from chittyos_edge.config.storage import R2Jurisdiction
@@ -47,6 +54,12 @@ from .base import Component
 from .data_stores import DataStores
 from .document_storage import DocumentStorage
 from .durable_objects import DurableObjectHost
+from .worker_secrets import WorkerSecrets
+
+MODULE_CONTENT_TYPE = "application/javascript+module"
+# The placeholder target of a proxied record that exists only so a Worker route's host resolves
+# (Cloudflare's documented pattern for originless routes).
+ROUTE_PLACEHOLDER = {"type": "AAAA", "content": "100::"}
 
 
 def _slug(text: str) -> str:
@@ -57,72 +70,148 @@ def bundle_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def physical_script_name(service: ServiceConfig, environment: Environment | str) -> str:
+    """The Worker's name: the live one when adopted, else `<scriptName>-<environment>`."""
+    return service.adopt.script_name if service.adopt else naming.script_name(service.script_name, environment)
+
+
+def code_digest(service: ServiceConfig, project: Project) -> str:
+    """The bundle's sha256: pinned in the stack file for a build, read from the file for a reference bundle."""
+    code = service.code
+    return code.sha256 if code.source is CodeSource.BUILD else bundle_digest(project.path(code.bundle))
+
+
 class WorkerService(Component):
-    """`script`, `script_name` (physical), `hostnames` (custom domains, then route hosts), `bindings`
-    (every binding the script is uploaded with, as the provider takes them)."""
+    """`worker`, `script_name` (physical), `hostnames`, `bindings` (final list), `versions`, `deployment`."""
 
     def __init__(self, name: str, *, account_id: str, zone_id: pulumi.Input[str], environment: Environment,
                  service_key: str, service: ServiceConfig, secrets: Mapping[str, pulumi.Output[str]],
                  stores: DataStores, storage: DocumentStorage, durable_objects: Optional[DurableObjectHost],
                  protection: DataProtection, project: Project,
+                 access_credentials: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("worker_service", name, opts)
-        self.script_name = naming.script_name(service.script_name, environment)
+        self.script_name = physical_script_name(service, environment)
         self.hostnames = list(dict.fromkeys(
             list(service.custom_domains) + [route.split("/", 1)[0] for route in service.routes]))
-        bundle = project.path(service.bundle)
         where = f"services.{service_key}"
+        self.code_source = service.code.source
 
-        bindings = self._bindings(service, secrets, stores, storage, environment, where)
+        self.bindings: list[dict[str, Any]] = self._bindings(service, secrets, stores, storage, environment, where)
+        if access_credentials is not None:
+            client_id, client_secret = access_credentials
+            creds = service.access_credentials
+            self.bindings += [
+                {"type": "secret_text", "name": creds.client_id_binding, "text": pulumi.Output.secret(client_id)},
+                {"type": "secret_text", "name": creds.client_secret_binding, "text": pulumi.Output.secret(client_secret)},
+            ]
         if durable_objects is not None:
-            bindings += durable_objects.bindings
-        # The script's final binding list (provider input shape): the stack outputs are built from it.
-        self.bindings: list[dict[str, Any]] = bindings
-        # The schema comes before the code that reads it.
-        schema_first = [storage.migrations[key] for key in dict.fromkeys(service.bindings.d1.values())
-                        if key in storage.migrations]
-        script_opts = (self.stateful_opts(protection, depends_on=schema_first) if durable_objects is not None
-                       else self.child_opts(depends_on=schema_first))
+            self.bindings += durable_objects.bindings
 
+        adopt = service.adopt
+        # A Durable Object host holds data; an adopted Worker existed before this stack.
+        stateful = durable_objects is not None or adopt is not None
+        ignored = ["observability", "logpush"] if adopt and adopt.keep_live_settings else None
+        import_id = f"{account_id}/{adopt.script_name}" if adopt else None
+        worker_opts = (self.stateful_opts(protection, import_id=import_id, ignore_changes=ignored) if stateful
+                       else self.child_opts())
         observability = service.observability
-        self.script = cloudflare.WorkersScript(
-            self.child_name("script"),
+        self.worker = cloudflare.Worker(
+            self.child_name("worker"),
             account_id=account_id,
-            script_name=self.script_name,
-            content_file=service.bundle,
-            content_sha256=bundle_digest(bundle),
-            main_module=bundle.name,
-            compatibility_date=service.compatibility_date,
-            compatibility_flags=list(service.compatibility_flags),
-            bindings=bindings,
-            migrations=(durable_objects.migrations_input(account_id, self.script_name)
-                        if durable_objects is not None else None),
-            limits={"cpu_ms": service.cpu_ms} if service.cpu_ms else None,
-            placement={"mode": "smart"} if service.placement is Placement.SMART else None,
+            name=self.script_name,
+            logpush=service.logpush,
             observability={
                 "enabled": observability.enabled,
                 "head_sampling_rate": observability.head_sampling_rate,
                 "logs": {"enabled": observability.enabled, "invocation_logs": observability.invocation_logs,
                          "head_sampling_rate": observability.head_sampling_rate},
             },
-            logpush=service.logpush,
-            opts=script_opts)
+            subdomain={"enabled": service.workers_dev},
+            opts=worker_opts)
 
-        script_name = self.script.script_name
-        cloudflare.WorkersScriptSubdomain(
-            self.child_name("workers-dev"),
-            account_id=account_id, script_name=script_name, enabled=service.workers_dev,
-            opts=self.child_opts())
+        self.versions: dict[str, cloudflare.WorkerVersion] = {}
+        self.deployment: Optional[cloudflare.WorkersDeployment] = None
+        self.secrets: Optional[WorkerSecrets] = None
+        if service.is_live:
+            secret_bindings = {b["name"]: b["text"] for b in self.bindings if b["type"] == "secret_text"}
+            if secret_bindings:
+                self.secrets = WorkerSecrets(
+                    self.child_name("secrets"), account_id=account_id, script_name=self.script_name,
+                    secrets=secret_bindings,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.worker], retain_on_delete=True))
+            code_ready: list[pulumi.Resource] = [self.worker] + ([self.secrets] if self.secrets else [])
+        else:
+            # The schema comes before the code that reads it.
+            schema_first = [storage.migrations[key] for key in dict.fromkeys(service.bindings.d1.values())
+                            if key in storage.migrations]
+            self.versions["stable"] = self._code_version(
+                "stable", account_id, service, project, durable_objects, depends_on=[self.worker, *schema_first])
+            self.deployment = self._traffic(account_id, {"stable": 100})
+            code_ready = [self.deployment]
+
+        self._attachments(account_id, zone_id, service, stores, durable_objects, code_ready)
+        self.register_outputs({"scriptName": self.script_name, "hostnames": self.hostnames,
+                               "code": service.code.source.value})
+
+    # ---- code ------------------------------------------------------------------------------
+
+    def _code_version(self, role: str, account_id: str, service: ServiceConfig, project: Project,
+                 durable_objects: Optional[DurableObjectHost], depends_on: list) -> cloudflare.WorkerVersion:
+        """One immutable version of the code (a new bundle hash or binding is a new version)."""
+        module = Path(service.code.bundle).name
+        return cloudflare.WorkerVersion(
+            self.child_name(f"version-{role}"),
+            account_id=account_id,
+            # The name, not the Worker's id: known at preview, and the API takes either.
+            worker_id=self.script_name,
+            main_module=module,
+            modules=[{"name": module, "content_type": MODULE_CONTENT_TYPE, "content_file": service.code.bundle,
+                      "content_sha256": code_digest(service, project)}],
+            compatibility_date=service.compatibility_date,
+            compatibility_flags=list(service.compatibility_flags),
+            bindings=self.bindings,
+            migrations=(durable_objects.migrations_input(account_id, self.script_name)
+                        if durable_objects is not None else None),
+            limits={"cpu_ms": service.cpu_ms} if service.cpu_ms else None,
+            placement={"mode": "smart"} if service.placement is Placement.SMART else None,
+            opts=self.child_opts(depends_on=depends_on))
+
+    def _traffic(self, account_id: str, percentages: Mapping[str, int]) -> cloudflare.WorkersDeployment:
+        """Traffic split over the versions by role; percentages total 100."""
+        return cloudflare.WorkersDeployment(
+            self.child_name("deployment"),
+            account_id=account_id,
+            script_name=self.script_name,
+            strategy="percentage",
+            versions=[{"version_id": self.versions[role].id, "percentage": percent}
+                      for role, percent in percentages.items()],
+            opts=self.child_opts(depends_on=[self.worker]))
+
+    # ---- traffic and triggers --------------------------------------------------------------
+
+    def _attachments(self, account_id: str, zone_id: pulumi.Input[str], service: ServiceConfig, stores: DataStores,
+                     durable_objects: Optional[DurableObjectHost], code_ready: list) -> None:
+        script_name = self.script_name
+        adopted_domains = service.adopt.custom_domains if service.adopt else {}
         for hostname in service.custom_domains:
+            domain_id = adopted_domains.get(hostname)
             cloudflare.WorkersCustomDomain(
                 self.child_name(f"domain-{_slug(hostname)}"),
                 account_id=account_id, zone_id=zone_id, hostname=hostname, service=script_name,
+                opts=self.child_opts(depends_on=code_ready, import_=f"{account_id}/{domain_id}" if domain_id else None,
+                                     retain_on_delete=True if domain_id else None))
+        for hostname in service.route_dns_records:
+            cloudflare.DnsRecord(
+                self.child_name(f"route-dns-{_slug(hostname)}"),
+                zone_id=zone_id, name=hostname, proxied=True, ttl=1, **ROUTE_PLACEHOLDER,
+                comment=f"chittyos-edge: placeholder so the Worker routes of {script_name} on {hostname} resolve",
                 opts=self.child_opts())
         for pattern in service.routes:
             cloudflare.WorkersRoute(
                 self.child_name(f"route-{_slug(pattern)}"),
                 zone_id=zone_id, pattern=pattern, script=script_name,
-                opts=self.child_opts())
+                opts=self.child_opts(depends_on=code_ready))
 
         schedules = list(dict.fromkeys(
             list(service.crons) + (durable_objects.schedules if durable_objects is not None else [])))
@@ -131,7 +220,7 @@ class WorkerService(Component):
                 self.child_name("crons"),
                 account_id=account_id, script_name=script_name,
                 schedules=[{"cron": cron} for cron in schedules],
-                opts=self.child_opts())
+                opts=self.child_opts(depends_on=code_ready))
 
         for consumer in service.queue_consumers:
             queue = stores.queues[consumer.queue]
@@ -142,9 +231,9 @@ class WorkerService(Component):
                 dead_letter_queue=dead_letter.queue_name if dead_letter else None,
                 settings={"batch_size": consumer.batch_size, "max_retries": consumer.max_retries,
                           "max_wait_time_ms": consumer.max_wait_time_ms, "retry_delay": consumer.retry_delay},
-                opts=self.child_opts())
+                opts=self.child_opts(depends_on=code_ready))
 
-        self.register_outputs({"scriptName": self.script_name, "hostnames": self.hostnames})
+    # ---- bindings --------------------------------------------------------------------------
 
     @staticmethod
     def _bindings(service: ServiceConfig, secrets: Mapping[str, pulumi.Output[str]], stores: DataStores,

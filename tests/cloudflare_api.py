@@ -89,6 +89,13 @@ TARGETS: dict[str, Target] = {
         "workers.script_update_params", "ScriptUpdateParams",
         frozenset({"scriptName", "content", "contentFile", "contentSha256"}), into="metadata",
         keep=frozenset({"account_id"})),
+    # Workers' split API (a Worker, its versions, a deployment), as WorkerService registers it.
+    "cloudflare:index/worker:Worker": T("workers.beta.worker_create_params", "WorkerCreateParams"),
+    "cloudflare:index/workerVersion:WorkerVersion": T(
+        "workers.beta.workers.version_create_params", "VersionCreateParams",
+        frozenset({"workerId", "modules[].contentFile", "modules[].contentSha256"})),
+    "cloudflare:index/workersDeployment:WorkersDeployment": T(
+        "workers.scripts.deployment_create_params", "DeploymentCreateParams", frozenset({"scriptName"})),
     "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared": T(
         "zero_trust.tunnels.cloudflared_create_params", "CloudflaredCreateParams"),
     "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig": T(
@@ -265,6 +272,12 @@ def check(type_token: str, inputs: dict[str, Any], where: str) -> list[str]:
     if target is None:
         return [f"{where}: no Cloudflare request type is mapped for {type_token}; add it to tests/cloudflare_api.py"]
     body = {RENAMES.get(k, k): v for k, v in inputs.items() if k not in target.provider_only}
+    # `<list>[].<key>`: a provider-only key of every item of a list input (a version's module files).
+    for entry in target.provider_only:
+        if "[]." in entry:
+            name, key = entry.split("[].", 1)
+            if isinstance(body.get(name), list):
+                body[name] = [{k: v for k, v in item.items() if k != key} for item in body[name]]
     if target.into:
         body = {**{k: v for k, v in body.items() if snake(k) in target.keep},
                 target.into: {k: v for k, v in body.items() if snake(k) not in target.keep}}

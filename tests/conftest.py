@@ -93,19 +93,30 @@ def config_problems(stack: str, mutate: Callable[[dict[str, Any]], None]) -> lis
     return caught.value.problems
 
 
-def stack_view(plan: dict[str, Any]):
-    """What the operations commands (dev, smoke, backup) load for a stack, from a session plan."""
+def stack_view(plan: dict[str, Any], mutate: Callable[[dict[str, Any]], None] | None = None):
+    """What the operations commands (dev, smoke, backup) load for a stack, from a session plan (planned
+    from the stack file changed by `mutate`, when given)."""
+    from chittyos_edge.config import parse_stack_config
     from chittyos_edge.ops.stack import StackView, settings_of
     from chittyos_edge.outputs.sources import parse_outputs
 
     stack = plan["stack"]
-    return StackView(stack, ROOT, settings_of(stack, PROJECT),
-                     parse_outputs(plan["outputs"], stack=stack, origin="plan"), "the offline plan")
+    if mutate is None:
+        settings = settings_of(stack, PROJECT)
+    else:
+        config = stack_file_config(stack)
+        mutate(config)
+        prefix = "chittyos-edge:"
+        settings = parse_stack_config({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)},
+                                      f"Pulumi.{stack}.yaml", stack)
+    return StackView(stack, ROOT, settings, parse_outputs(plan["outputs"], stack=stack, origin="plan"),
+                     "the offline plan")
 
 
 @pytest.fixture(scope="session")
 def local_dev(tmp_path_factory, staging):
-    """`local_dev(service)`: that staging service under `chittyos-edge dev`, shared by the whole test
+    """`local_dev(service)`: that staging service under `chittyos-edge dev`, running the repo's reference
+    bundle (staging's ChittyConnect runs live code, which is not in the repo), shared by the whole test
     session. The first call starts every staging service at once (their starts overlap); they share
     one state dir, as the stack's Workers share its stores."""
     from tests.local_dev import DevServer
@@ -119,7 +130,7 @@ def local_dev(tmp_path_factory, staging):
             # services without D1 migrations first: their wrangler boots while the others migrate
             order = sorted(view.settings.services, key=lambda k: bool(view.settings.services[k].bindings.d1))
             for key in order:
-                started[key] = DevServer(view, key, state_dir)
+                started[key] = DevServer(view, key, state_dir, bundle=f"workers/{key}/worker.mjs")
             for server in started.values():
                 server.wait_ready()
         return started[service]
@@ -127,6 +138,29 @@ def local_dev(tmp_path_factory, staging):
     yield start
     for server in started.values():
         server.stop()
+
+
+PINNED_SHA256 = "ab" * 32
+
+
+def uploaded_code(stack: str, service_key: str) -> Callable[[dict[str, Any]], None]:
+    """A mutation giving a service code this program uploads (a WorkerVersion): the reference bundle in
+    staging, a pinned build (offline, only its hash is needed) in production. The committed stacks run
+    ChittyConnect's live code, which uploads nothing."""
+    def mutate(config: dict[str, Any]) -> None:
+        service = config["chittyos-edge:services"][service_key]
+        if stack == "staging":
+            service["code"] = {"source": "reference", "bundle": f"workers/{service_key}/worker.mjs"}
+        else:
+            service["code"] = {"source": "build", "bundle": f"dist/{service_key}/worker.mjs", "sha256": PINNED_SHA256,
+                               "fetch": f"make fetch-{service_key}"}
+    return mutate
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, dict[str, Any]]:
+    """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
+    return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in ("staging", "production")}
 
 
 # ---- one policy pack for the session -----------------------------------------------------------

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 class DevServer:
-    def __init__(self, view, service: str, state_dir: Path):
+    def __init__(self, view, service: str, state_dir: Path, bundle: str | None = None):
         from chittyos_edge.ops.dev import prepare
 
         self.service = service
@@ -35,7 +35,7 @@ class DevServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         self._ready = threading.Event()
-        command, workdir = prepare(view, service, state_dir, port=self.port)
+        command, workdir = prepare(view, service, state_dir, port=self.port, bundle=bundle)
         self.process = subprocess.Popen(
             command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             text=True, start_new_session=True,

@@ -22,7 +22,6 @@ from chittyos_edge.ops.dev import prepare
 from tests.conftest import PROJECT, config_problems, resource, stack_file_config, stack_view
 
 BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 LIFECYCLE = "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle"
 KV = [
     {"key": "token:alice", "value": '{"scope": "read", "note": "it\'s ünïcode"}', "metadata": {"owner": "alice"}},
@@ -45,15 +44,17 @@ def plan_outputs(monkeypatch, staging):
 def test_backup_and_restore_round_trip_a_d1_table_and_kv_keys_through_the_backup_bucket(
         tmp_path, plan_outputs, capsys):
     view, state = plan_outputs, tmp_path / "local"
-    # What `dev` does first: the service's config, and this repo's migrations applied to the local D1.
-    _, workdir = prepare(view, "chittyconnect", state)
+    # What `dev` does first: the service's config, and this repo's migrations applied to the local D1
+    # (staging's ChittyConnect runs live code: the reference bundle stands in for it).
+    _, workdir = prepare(view, "chittyconnect", state, bundle="workers/chittyconnect/worker.mjs")
     config, persist = workdir / "wrangler.json", wrangler.local_persistence(state)
+    database = view.outputs.services["chittyconnect"].d1_databases["DB"].name  # the adopted `chittyconnect`
     local = ["--local", "--persist-to", str(persist)]
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(KV))
     insert = ("INSERT INTO documents (document_id, chitty_id, type, file_name, mime_type, size_bytes, r2_key) "
               f"VALUES ({', '.join(_sql(v) for v in ROW)})")
-    _parallel(lambda: wrangler.run(view.project, ["d1", "execute", "chittyconnect-staging", "--command", insert,
+    _parallel(lambda: wrangler.run(view.project, ["d1", "execute", database, "--command", insert,
                                                   *local], config=config, what="seeding D1"),
               lambda: wrangler.run(view.project, ["kv", "bulk", "put", str(seed), "--binding", "TOKEN_KV", *local],
                                    config=config, what="seeding KV"))
@@ -74,7 +75,7 @@ def test_backup_and_restore_round_trip_a_d1_table_and_kv_keys_through_the_backup
     assert f"from r2://chittyos-backups-staging/{archive_key}: 2 stores" in capsys.readouterr().out
 
     rows, listed, values = _parallel(
-        lambda: wrangler.run(view.project, ["d1", "execute", "chittyconnect-staging", "--json", *local, "--command",
+        lambda: wrangler.run(view.project, ["d1", "execute", database, "--json", *local, "--command",
                                             "SELECT document_id, chitty_id, type, file_name, mime_type, size_bytes, "
                                             "r2_key FROM documents; SELECT name FROM d1_migrations ORDER BY id"],
                              config=config, what="reading D1"),
@@ -117,9 +118,10 @@ def test_a_backup_covers_every_d1_database_and_kv_namespace_of_the_stack(plans, 
     stores = backup.stores_of(stack_view(plans[stack]))
     assert [s.label for s in stores] == ([f"d1:{k}" for k in config["chittyos-edge:d1Databases"]]
                                          + [f"kv:{k}" for k in config["chittyos-edge:kvNamespaces"]])
-    uploaded = {b["namespaceId"] for r in plans[stack]["resources"] if r["type"] == SCRIPT
-                for b in r["inputs"]["bindings"] if b["type"] == "kv_namespace"}
-    assert {s.name for s in stores if s.kind == "kv"} == uploaded, "the ids the Workers are bound to"
+    # the ids the Workers are bound to (the outputs carry each Worker's final binding list)
+    bound = {namespace_id for service in stack_view(plans[stack]).outputs.services.values()
+             for namespace_id in service.kv_namespaces.values()}
+    assert {s.name for s in stores if s.kind == "kv"} == bound, "the ids the Workers are bound to"
     assert backup.bucket_of(stack_view(plans[stack])) == f"chittyos-backups-{stack}"
 
 
@@ -170,7 +172,7 @@ def test_bad_backup_input_is_a_usage_error(plan_outputs, capsys, tmp_path, args,
 def test_dry_run_names_the_stores_and_the_bucket(plan_outputs, capsys):
     assert cli.main(["backup", "--stack", "staging", "--local", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "d1:chittyconnect  chittyconnect-staging" in out and "kv:chittyops-sync  " in out
+    assert "d1:chittyconnect  chittyconnect\n" in out and "kv:chittyops-sync  " in out  # the adopted D1 keeps its name
     assert "-> r2://chittyos-backups-staging/backups/" in out and out.rstrip().endswith("ids from the offline plan)")
 
 

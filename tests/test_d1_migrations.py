@@ -257,3 +257,42 @@ def test_allow_destructive_flag_reaches_the_runner():
 
     plan = plan_with("production", allow)
     assert resource(plan, DYNAMIC, "production-storage-d1-chittyconnect-migrations")["inputs"]["allowDestructive"] is True
+
+
+# ---- the adopted staging database: migrations on top of what it already holds ---------------
+
+# The ChittyConnect status report: staging's `chittyconnect` database holds `contexts` and `installations`
+# (with indexes), created by the ChittyConnect repository's own wrangler migrations.
+EXISTING_SCHEMA = """
+CREATE TABLE contexts (id TEXT PRIMARY KEY, chitty_id TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
+                       created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
+CREATE INDEX idx_contexts_chitty_id ON contexts (chitty_id);
+CREATE TABLE installations (installation_id INTEGER PRIMARY KEY, account_login TEXT NOT NULL,
+                            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
+CREATE INDEX idx_installations_account ON installations (account_login);
+INSERT INTO contexts (id, chitty_id, data) VALUES ('ctx-1', '01-C-PROD-0001-P-2501-A-X', '{"theme":"dark"}');
+INSERT INTO installations (installation_id, account_login) VALUES (42, 'chittyos');
+"""
+
+
+@pytest.mark.parametrize("app_migrations", [False, True], ids=["no-d1_migrations-table", "app-rows-in-d1_migrations"])
+def test_staging_migrations_apply_cleanly_on_the_adopted_database(app_migrations, staging):
+    """Real SQLite, the adopted database's tables and rows first, then this repo's files: all apply, nothing
+    of the existing data changes, and a second run finds nothing pending."""
+    database = resource(staging, D1, "staging-storage-d1-chittyconnect")
+    assert database["importId"].endswith("/29473911-4c5b-47d8-a3e7-d1be2370edf6")
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(EXISTING_SCHEMA)
+    if app_migrations:  # the application repo's own `wrangler d1 migrations apply` history
+        connection.executescript(dm.CREATE_MIGRATIONS_TABLE
+                                 + "INSERT INTO d1_migrations (name) VALUES ('0001_contexts.sql'), ('0002_installations.sql');")
+    executor = dm.SqliteExecutor(connection)
+    files = dm.load_directory(REPO_MIGRATIONS)
+    applied = dm.apply_pending(executor, files, environment="staging")
+    assert applied == [f.name for f in files]
+    assert {"contexts", "installations", "documents", "storage_quotas"} <= _tables(connection)
+    assert connection.execute("SELECT data FROM contexts WHERE id = 'ctx-1'").fetchone() == ('{"theme":"dark"}',)
+    assert connection.execute("SELECT account_login FROM installations").fetchall() == [("chittyos",)]
+    recorded = [row[0] for row in connection.execute("SELECT name FROM d1_migrations ORDER BY id")]
+    assert recorded[-len(files):] == [f.name for f in files]
+    assert dm.apply_pending(executor, files, environment="staging") == []

@@ -48,11 +48,12 @@ def test_every_queue_is_registered_with_its_environment(plans, stack):
 
 
 def test_stateful_resources_are_protected_and_retained_in_production_only(plans):
+    """Staging destroys what it created; what it adopted existed before it and is retained."""
     for stack, expected in (("production", True), ("staging", False)):
         stateful = [r for t in STATEFUL for r in resources(plans[stack], t)]
         assert stateful
         for r in stateful:
-            assert (r["protect"], r["retainOnDelete"]) == (expected, expected), r["urn"]
+            assert (r["protect"], r["retainOnDelete"]) == (expected, expected or bool(r["importId"])), r["urn"]
 
 
 def test_no_store_name_or_id_is_shared_between_the_stacks(plans):
@@ -81,7 +82,8 @@ def test_no_store_name_or_id_is_shared_between_the_stacks(plans):
     # and the ids each Worker binds to differ too (bindings resolve to the stack's own stores)
     def bound_ids(plan):
         ids = set()
-        for script in resources(plan, "cloudflare:index/workersScript:WorkersScript"):
+        for script in (resources(plan, "cloudflare:index/workersScript:WorkersScript")
+                       + resources(plan, "cloudflare:index/workerVersion:WorkerVersion")):
             for binding in script["inputs"]["bindings"]:
                 for key in ("namespaceId", "bucketName", "id", "queueName"):
                     if key in binding:
@@ -91,7 +93,7 @@ def test_no_store_name_or_id_is_shared_between_the_stacks(plans):
     assert bound_ids(plans["staging"]) & bound_ids(plans["production"]) == set()
 
 
-def test_staging_can_be_destroyed_freely_even_with_adoption_blocks():
+def test_what_staging_adopts_it_keeps_on_delete_but_does_not_protect():
     def adopt_in_staging(config):
         config["chittyos-edge:kvNamespaces"]["chittyops-sessions"]["adopt"] = {
             "id": "f" * 32, "title": "chittyops_sessions_staging"}
@@ -100,7 +102,9 @@ def test_staging_can_be_destroyed_freely_even_with_adoption_blocks():
     kv = resource(plan, KV, "staging-data-kv-chittyops-sessions")
     assert kv["inputs"]["title"] == "chittyops_sessions_staging"
     assert kv["importId"] == f"0bc21e3a5a9de1a4cc843be9c3e98121/{'f' * 32}"
-    assert (kv["protect"], kv["retainOnDelete"]) == (False, False)
+    assert (kv["protect"], kv["retainOnDelete"]) == (False, True)
+    created = resource(plan, KV, "staging-data-kv-chittyops-projects")
+    assert (created["protect"], created["retainOnDelete"]) == (False, False)
 
 
 def test_queue_settings_reach_the_queue():

@@ -60,9 +60,9 @@ def test_a_renamed_kv_key_is_a_delete_and_a_create_and_fails_production(capsys, 
     assert kv == {("delete", f"production-data-kv-{OLD_KEY}"), ("create", f"production-data-kv-{NEW_KEY}")}
     deleted = next(c for c in changes if c["action"] == "delete")
     assert deleted["protected"] and deleted["urn"].endswith(f"::production-data-kv-{OLD_KEY}")
-    # The Worker bound to it is updated in place: its binding now points at the new namespace.
-    script = next(c for c in changes if c["name"] == "production-project-awareness-script")
-    assert script["action"] == "update" and "bindings[CROSS_PLATFORM_SYNC].namespaceId" in script["changedInputs"]
+    # The Worker bound to it gets a new version (versions are immutable): its binding points at the new namespace.
+    version = next(c for c in changes if c["name"] == "production-project-awareness-version-stable")
+    assert version["action"] == "replace" and "bindings[CROSS_PLATFORM_SYNC].namespaceId" in version["changedInputs"]
     [finding] = report["findings"]
     assert finding["ruleId"] == "CF-DATA-003" and finding["enforcement"] == "mandatory"
     assert f"production-data-kv-{OLD_KEY}" in finding["message"] and not report["passed"]
@@ -73,7 +73,7 @@ def test_the_same_rename_in_staging_is_reported_but_passes(capsys, tmp_path, sta
     assert code == 0
     assert f"-  WorkersKvNamespace staging-data-kv-{OLD_KEY}" in out
     assert f"+  WorkersKvNamespace staging-data-kv-{NEW_KEY}" in out
-    assert "staging: 1 to create, 1 to update, 1 to delete" in out and out.rstrip().endswith("PASS: no protected "
+    assert "staging: 1 to create, 1 to replace, 1 to delete" in out and out.rstrip().endswith("PASS: no protected "
                                                                                              "resource deleted or replaced")
 
 

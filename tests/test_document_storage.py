@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from chittyos_edge import naming
-from tests.conftest import plan_with, resource, resources, stack_file_config
+from tests.conftest import plan_with, resource, resources, stack_file_config, uploaded_code
 
 R2 = "cloudflare:index/r2Bucket:R2Bucket"
 LIFECYCLE = "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle"
 CORS = "cloudflare:index/r2BucketCors:R2BucketCors"
 R2DEV = "cloudflare:index/r2ManagedDomain:R2ManagedDomain"
 D1 = "cloudflare:index/d1Database:D1Database"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 DAY = 86400
 
 
@@ -75,13 +75,17 @@ def test_jurisdiction_is_passed_to_every_sub_resource_and_the_binding():
     def to_eu(config):
         config["chittyos-edge:r2Buckets"]["chittyconnect-documents"]["jurisdiction"] = "eu"
 
-    plan = plan_with("staging", to_eu)
+    def to_eu_and_uploaded(config):
+        to_eu(config)
+        uploaded_code("staging", "chittyconnect")(config)
+
+    plan = plan_with("staging", to_eu_and_uploaded)
     prefix = "staging-storage-bucket-chittyconnect-documents"
     for type_token, name in ((R2, prefix), (LIFECYCLE, f"{prefix}-lifecycle"), (CORS, f"{prefix}-cors"),
                              (R2DEV, f"{prefix}-r2dev")):
         assert resource(plan, type_token, name)["inputs"]["jurisdiction"] == "eu", name
-    script = resource(plan, SCRIPT, "staging-chittyconnect-script")
-    binding = next(b for b in script["inputs"]["bindings"] if b["name"] == "DOCUMENT_STORAGE")
+    version = resource(plan, VERSION, "staging-chittyconnect-version-stable")
+    binding = next(b for b in version["inputs"]["bindings"] if b["name"] == "DOCUMENT_STORAGE")
     assert binding == {"type": "r2_bucket", "name": "DOCUMENT_STORAGE",
                        "bucketName": "chittyconnect-documents-staging", "jurisdiction": "eu"}
 
@@ -92,11 +96,11 @@ def test_d1_metadata_database_per_environment(plans, stack):
     database = resource(plans[stack], D1, f"{stack}-storage-d1-chittyconnect")
     adopt = entry.get("adopt")
     assert database["inputs"]["name"] == (adopt["name"] if adopt else naming.database_name("chittyconnect", stack))
-    assert database["inputs"]["name"].endswith(f"-{stack}")
+    assert adopt, "both stacks adopt the database ChittyConnect runs on (the ChittyConnect status report)"
+    assert database["importId"] == f"0bc21e3a5a9de1a4cc843be9c3e98121/{adopt['id']}"
     assert database["inputs"]["primaryLocationHint"] == "enam"
     assert database["inputs"]["readReplication"] == {"mode": "disabled"}
-    expected = stack == "production"
-    assert (database["protect"], database["retainOnDelete"]) == (expected, expected)
+    assert (database["protect"], database["retainOnDelete"]) == (stack == "production", True)
 
 
 def test_public_dev_url_is_explicit():

@@ -81,7 +81,7 @@ def _staging_kv_in_production(staging):
     def mutate(plan):
         staging_kv = find(staging, "WorkersKvNamespace", lambda r: "sessions" in r["name"])
         staging_id = client_id(staging_kv)
-        script = find(plan, "workersScript:WorkersScript", lambda r: any(
+        script = find(plan, "workerVersion:WorkerVersion", lambda r: any(
             b.get("type") == "kv_namespace" for b in r["inputs"]["bindings"]))
         next(b for b in script["inputs"]["bindings"] if b["type"] == "kv_namespace")["namespaceId"] = staging_id
     return mutate
@@ -314,3 +314,18 @@ def test_an_invalid_policy_config_is_a_usage_error(capsys, tmp_path, production)
     config.write_text(json.dumps(document))
     code, _, err = gate(capsys, "--plan", plan, "-C", str(project.root))
     assert code == 2 and "bindings-resolve-in-stack.environment: 'prod' is not one of" in err
+
+
+def test_the_gate_rules_take_their_levels_from_the_gate_config(capsys, tmp_path, production):
+    project = copy_project(tmp_path / "checkout")
+    gate_config = project.policy_config_dir / "production.gate.json"
+    gate_config.write_text(json.dumps({"stateful-resources-retained": "advisory"}))
+    plan = copy.deepcopy(production)
+    _no_retain(plan)
+    code, out, _ = gate(capsys, "-C", str(project.root), "--plan", write(tmp_path, "production.json", plan),
+                        "--format", "json")
+    levels = {f["ruleId"]: f["enforcement"] for f in json.loads(out)["findings"]}
+    assert code == 0 and levels == {"CF-DATA-002": "advisory"}
+    gate_config.write_text(json.dumps({"zone-min-tls-1-3": "advisory"}))  # a policy of the pack, not of the gate
+    code, _, err = gate(capsys, "-C", str(project.root), "--plan", write(tmp_path, "production.json", plan))
+    assert code == 2 and "production.gate.json: zone-min-tls-1-3: no such rule here" in err

@@ -70,6 +70,10 @@ def test_findings_point_at_the_line_of_the_key_they_are_about(report):
         assert where.line == line or (line is None and where.line > 1)
     cors = report.locations[_finding(report, "CF-CORS-001")]
     assert cors.file == "Pulumi.staging.yaml" and cors.key.endswith(".cors") and cors.line > 1
+    # Every finding of both stacks (staging's advisories too) is on a key of its own stack file, past line 1.
+    for finding in report.findings:
+        where = report.locations[finding]
+        assert where.file == f"Pulumi.{finding.stack.split('+')[-1]}.yaml" and where.key and where.line > 1, finding
 
 
 def test_sarif_has_real_lines_fingerprints_help_and_a_run_per_stack(report):
@@ -96,6 +100,7 @@ def test_junit_is_valid_against_junit_10_xsd_with_skipped_rules_and_the_cross_ch
     suites = {s["@name"]: s for s in document["testsuite"]}
     staging = {c["@classname"]: c for c in suites["policy gate staging"]["testcase"]}
     assert staging["staging.CF-DATA-001"]["skipped"][0]["@message"] == "disabled in policies/config/staging.json"
+    assert staging["staging.CF-DATA-002"]["skipped"][0]["@message"] == "disabled in policies/config/staging.gate.json"
     assert "skipped" in staging["staging.CF-DATA-003"]  # no --diff: not checked
     production = {c["@classname"]: c for c in suites["policy gate production"]["testcase"]}
     assert "failure" in production["production.CF-TLS-001"] and "skipped" not in production["production.CF-TLS-002"]

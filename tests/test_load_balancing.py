@@ -29,20 +29,19 @@ def test_monitor_is_account_level_https_with_a_string_status(production):
     assert (inputs["interval"], inputs["timeout"], inputs["retries"]) == (60, 5, 2)
 
 
-def test_pools_are_the_seeds(production):
+def test_pools_hold_only_origins_something_serves(production):
+    """The seed's us-west, eu-west and eu-central hostnames are served by nothing: left out (see the stack file)."""
     monitor_id = digest(resources(production, MONITOR)[0]["urn"])
     pools = {r["inputs"]["name"]: r["inputs"] for r in resources(production, POOL)}
-    assert set(pools) == {"primary-workers-production", "european-workers-production"}
+    assert set(pools) == {"primary-workers-production"}
     primary = pools["primary-workers-production"]
     assert primary["monitor"] == monitor_id
     assert primary["checkRegions"] == ["WNAM", "ENAM"]
     assert primary["minimumOrigins"] == 1
     assert [(o["name"], o["address"], o["weight"], o["enabled"]) for o in primary["origins"]] == [
-        ("us-east", "project-awareness.chitty.cc", 1, True),
-        ("us-west", "project-awareness-west.chitty.cc", 1, True)]
-    for origin in primary["origins"] + pools["european-workers-production"]["origins"]:
+        ("us-east", "project-awareness.chitty.cc", 1, True)]
+    for origin in primary["origins"]:
         assert origin["header"] == {"hosts": [origin["address"]]}
-    assert pools["european-workers-production"]["checkRegions"] == ["WEU", "EEU"]
 
 
 def test_load_balancer_steers_by_region_with_a_fallback_and_failover(production):
@@ -51,9 +50,8 @@ def test_load_balancer_steers_by_region_with_a_fallback_and_failover(production)
     assert lb["zoneId"] == zone_id_for("chitty.cc")
     assert lb["name"] == "project-awareness-global.chitty.cc"
     assert lb["steeringPolicy"] == "geo"
-    assert lb["regionPools"] == {"WNAM": [ids["primary-workers"]], "ENAM": [ids["primary-workers"]],
-                                 "WEU": [ids["european-workers"]], "EEU": [ids["european-workers"]]}
-    assert lb["defaultPools"] == [ids["primary-workers"], ids["european-workers"]]
+    assert lb["regionPools"] == {region: [ids["primary-workers"]] for region in ("WNAM", "ENAM", "WEU", "EEU")}
+    assert lb["defaultPools"] == [ids["primary-workers"]]
     assert lb["fallbackPool"] == ids["primary-workers"]
     assert lb["adaptiveRouting"] == {"failoverAcrossPools": True}
     assert (lb["proxied"], lb["ttl"]) == (True, 60)

@@ -20,7 +20,8 @@ KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 R2 = "cloudflare:index/r2Bucket:R2Bucket"
 D1 = "cloudflare:index/d1Database:D1Database"
 QUEUE = "cloudflare:index/queue:Queue"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+WORKER = "cloudflare:index/worker:Worker"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 
 
 # ---- the committed schema and the versioning rule ----------------------------------------------
@@ -116,13 +117,38 @@ def test_program_exports_exactly_the_contract(plans, stack):
     assert set(outputs) == fields, "one stack output per top-level contract field, no more"
     parsed = StackOutputs.model_validate(outputs)
     assert parsed.contract_version == CONTRACT_VERSION and parsed.environment.value == stack
-    # only the tunnel token is secret; the offline plan shows secrets as placeholders
+    # only the tunnel token and the Access credentials are secret; the offline plan shows them as placeholders
     assert outputs["tunnelToken"] == "[secret:tunnelToken]"
-    assert "[secret" not in json.dumps({k: v for k, v in outputs.items() if k != "tunnelToken"})
+    assert outputs["accessCredentials"] == "[secret:accessCredentials]"
+    assert "[secret" not in json.dumps({k: v for k, v in outputs.items() if k not in ("tunnelToken", "accessCredentials")})
+
+
+def test_access_credentials_are_a_secret_output_with_the_token_and_its_bindings():
+    """The value behind the placeholder: the chittyconnect-worker token's id and secret and their bindings."""
+    from chittyos_edge import program
+    from chittyos_edge.plan import runtime
+    from tests.conftest import PROJECT
+
+    captured: dict = {}
+
+    def capturing():
+        outputs = program.main(PROJECT)
+        outputs["accessCredentials"].apply(lambda value: captured.update(value))
+        return outputs
+
+    plan = runtime.run_plan("production", program=capturing, project=PROJECT)
+    assert plan["outputs"]["accessCredentials"] == "[secret:accessCredentials]", "exported as a secret"
+    connect = StackOutputs.model_validate({**plan["outputs"], "accessCredentials": captured}).access_credentials
+    assert set(connect) == {"chittyconnect"}
+    creds = connect["chittyconnect"]
+    assert (creds.service_token, creds.client_id_binding, creds.client_secret_binding) == (
+        "chittyconnect-worker", "CF_ACCESS_CLIENT_ID", "CF_ACCESS_CLIENT_SECRET")
+    assert creds.client_id.endswith(".access")
+    assert creds.client_secret == "[secret:1password-connect-chittyconnect-worker-production.clientSecret]"
 
 
 def _script_binding(binding: dict) -> tuple:
-    """(type, name, what it points at) of a binding as the plan records the script's input."""
+    """(type, name, what it points at) of a binding as the plan records the code's input."""
     value = {"plain_text": "text", "kv_namespace": "namespaceId", "r2_bucket": "bucketName", "d1": "id",
              "queue": "queueName", "durable_object_namespace": "className", "analytics_engine": "dataset"}
     return binding["type"], binding["name"], binding.get(value.get(binding["type"], ""))
@@ -139,55 +165,41 @@ def _output_bindings(service: dict) -> set[tuple]:
     return found | ({("ai", service["ai"], None)} if service["ai"] else set())
 
 
-def test_outputs_carry_exactly_the_bindings_of_each_script(plans):
-    """For every stack and service: what the Worker is uploaded with (secrets aside) is what the
-    outputs tell consumers, bindings that components add (the Durable Object host's) included."""
-    for stack, plan in plans.items():
-        scripts = {r["inputs"]["scriptName"]: r for r in resources(plan, SCRIPT)}
+def test_outputs_carry_exactly_the_bindings_of_each_uploaded_version(built):
+    """For every stack and service whose code this program uploads: what the version is uploaded with
+    (secrets aside) is what the outputs tell consumers, bindings the Durable Object host adds included."""
+    for stack, plan in built.items():
+        versions = {r["inputs"]["workerId"]: r for r in resources(plan, VERSION)}
         assert plan["outputs"]["services"], stack
         for key, service in plan["outputs"]["services"].items():
-            script = scripts[service["scriptName"]]
-            on_script = {_script_binding(b) for b in script["inputs"]["bindings"] if b["type"] != "secret_text"}
-            assert _output_bindings(service) == on_script, f"{stack} {key}"
-        connect = plan["outputs"]["services"]["chittyconnect"]
-        assert "SESSION_FALLBACK_KV" in connect["kvNamespaces"] and "SESSION_SNAPSHOTS" in connect["r2Buckets"]
+            version = versions[service["scriptName"]]
+            on_version = {_script_binding(b) for b in version["inputs"]["bindings"] if b["type"] != "secret_text"}
+            assert _output_bindings(service) == on_version, f"{stack} {key}"
+
+
+def test_live_code_outputs_publish_the_bindings_its_own_deploy_must_carry(plans, built):
+    """A live Worker uploads nothing here: its outputs list the same bindings a build would get."""
+    for stack in plans:
+        live = plans[stack]["outputs"]["services"]["chittyconnect"]
+        assert live == built[stack]["outputs"]["services"]["chittyconnect"]
+        assert "SESSION_FALLBACK_KV" in live["kvNamespaces"] and "SESSION_SNAPSHOTS" in live["r2Buckets"]
 
 
 def test_outputs_name_the_registered_resources(production):
     services = production["outputs"]["services"]
-    scripts = {r["inputs"]["scriptName"] for r in resources(production, SCRIPT)}
+    workers = {r["inputs"]["name"] for r in resources(production, WORKER)}
     buckets = {r["inputs"]["name"] for r in resources(production, R2)}
     queues = {r["inputs"]["queueName"] for r in resources(production, QUEUE)}
     databases = {r["inputs"]["name"] for r in resources(production, D1)}
-    assert {s["scriptName"] for s in services.values()} == scripts
+    assert {s["scriptName"] for s in services.values()} == workers
     for key, service in services.items():
         assert set(service["r2Buckets"].values()) <= buckets, key
         assert set(service["queues"].values()) <= queues, key
         assert {c["queue"] for c in service["queueConsumers"]} <= queues, key
         assert {d["name"] for d in service["d1Databases"].values()} <= databases, key
-        assert {d["scriptName"] for d in service["durableObjects"].values()} <= scripts, key
-
+        assert {d["scriptName"] for d in service["durableObjects"].values()} <= workers, key
     connect = services["chittyconnect"]
-    assert connect["scriptName"] == "chittyconnect-production"
-    assert connect["hostnames"] == ["connect.chitty.cc"]
+    assert connect["scriptName"] == "chittyconnect", "the running Worker, adopted under its live name"
     assert connect["d1Databases"]["DB"] == {"id": "39f76706-5d67-401f-b1bf-9a212de4da0b",
                                              "name": "chittyconnect-production"}
-    assert connect["queues"] == {"GITHUB_EVENTS": "github-events"}
-    assert connect["queueConsumers"][0]["deadLetterQueue"] == "github-events-dlq-production"
-    assert connect["durableObjects"]["SESSION_STATE"] == {"className": "SessionStateDO",
-                                                          "scriptName": "chittyconnect-production"}
-    awareness = services["project-awareness"]
-    assert awareness["analyticsEngineDatasets"]["USAGE_ANALYTICS"] == "chittyops_usage_production"
-    assert awareness["ai"] is None
-    tunnel = production["outputs"]["tunnel"]
-    assert tunnel["hostname"] == "1password-connect.chitty.cc"
-    assert len(tunnel["accessAud"]) == 64
-
-
-def test_kv_ids_are_each_stacks_own(production, staging):
-    prod = {b: i for s in production["outputs"]["services"].values() for b, i in s["kvNamespaces"].items()}
-    stag = {b: i for s in staging["outputs"]["services"].values() for b, i in s["kvNamespaces"].items()}
-    assert prod.keys() == stag.keys()
-    assert not set(prod.values()) & set(stag.values()), "staging must not bind a production namespace"
-    assert resource(production, KV, "production-data-kv-chittyconnect-idempotency")["importId"].endswith(
-        prod["IDEMP_KV"])
+    assert connect["durableObjects"]["SESSION_STATE"] == {"className": "SessionStateDO", "scriptName": "chittyconnect"}

@@ -11,21 +11,30 @@ tests/test_gate.py.
 from __future__ import annotations
 
 import copy
+import json
 import re
-from typing import Any, Callable
+import types
+from pathlib import Path
+from typing import Any, Callable, Union, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
+from chittyos_edge.config.stack import StackConfig
 from chittyos_edge.gate import policy_config
 from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.gate.findings import Finding
-from chittyos_edge.gate.gate_rules import GATE_RULES, RETAINED, retained_problems, shared_identifiers
+from chittyos_edge.gate.gate_rules import ADOPTS_WHAT_RUNS, GATE_RULES, RETAINED, retained_problems, shared_identifiers
+from chittyos_edge.gate.locations import locate
 from chittyos_edge.gate.readiness import CHECKLIST, checklist_keys
-from chittyos_edge.gate.runner import Gate, _finding, _gate_finding
+from chittyos_edge.gate.runner import Gate, _finding, _gate_finding, adoption_collisions
+from chittyos_edge.project import Project
 from chittyos_edge.gate.sources import StackInput, from_plan
 from policies.chittyos_guard import RULES, zone
+from policies.chittyos_guard._rule import ENTRY
 
 Plan = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[1]
 RULE_ID = re.compile(r"^CF-[A-Z0-9]+-\d{3}$")
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 
@@ -40,10 +49,9 @@ class Pack:
 
     def config(self, stack: str, only: str | None) -> policy_config.Reconciled:
         document = policy_config.load(stack)
-        reconciled = policy_config.reconcile(self.policies.values(), document, stack,
-                                             extra_names=[r.name for r in GATE_RULES])
+        reconciled = policy_config.reconcile(self.policies.values(), document, stack)
         return {name: ((level if only is None or self.policies[name].rule_id == only else "disabled"), props)
-                for name, (level, props) in reconciled.items() if name in self.policies}
+                for name, (level, props) in reconciled.items()}
 
     def findings(self, plan: Plan, only: str | None = None) -> list[Finding]:
         stack = from_plan(plan, f"plan of {plan['stack']}")
@@ -53,12 +61,27 @@ class Pack:
         if only in (None, RETAINED.id):
             found += [_gate_finding(stack.stack, RETAINED, "mandatory", message, urn)
                       for urn, message in retained_problems(stack)]
+        if only in (None, ADOPTS_WHAT_RUNS.id):
+            found += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, "mandatory", message, urn)
+                      for urn, message in adoption_collisions(stack, Project.discover())]
         return found
 
 
 @pytest.fixture(scope="module")
 def pack(policy_pack):
     return Pack(policy_pack)
+
+
+def located_in(pack: Pack, plan: Plan, findings: list[Finding], section: str) -> None:
+    """Every finding points at a line (> 1) of the plan's stack file, on a key under `section`: where the
+    reports (SARIF, annotations, markdown) send the reader. Locating is pure: no pack call."""
+    stack_file = f"Pulumi.{plan['stack']}.yaml"
+    where = locate(findings, {plan["stack"]: plan["resources"]}, ROOT, keys=pack.gate.keys)
+    for finding in findings:
+        at = where[finding]
+        under = at.key == section or at.key.startswith((f"{section}.", f"{section}["))
+        assert at.file == stack_file and at.line and at.line > 1 and under, (
+            f"{finding.rule_id} {finding.resource}: located at {at}, not under {section} of {stack_file}")
 
 
 def report(findings: list[Finding]) -> str:
@@ -250,6 +273,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-DATA-001", "a KV namespace unprotected", lambda p: find(p, "WorkersKvNamespace").update(protect=False)),
     ("CF-DATA-001", "a Durable Object host unprotected", lambda p: worker(p, "project-awareness").update(protect=False)),
     ("CF-DATA-002", "the D1 database not retained", lambda p: find(p, "D1Database").update(retainOnDelete=False)),
+    ("CF-ENV-004", "a second chittyconnect Worker next to the running one",
+     lambda p: find(p, "worker:Worker", named("chittyconnect")).update(importId=None)),
     ("CF-DO-001", "a Durable Object class deleted", lambda p: code(p, "project-awareness")["migrations"]["steps"].append({"deletedClasses": ["SessionSyncDurableObject"]})),
     ("CF-Q-001", "no dead-letter queue", lambda p: inputs(p, "QueueConsumer").pop("deadLetterQueue")),
     ("CF-R2-001", "a bucket without lifecycle", lambda p: remove(p, "R2BucketLifecycle", named("chittyconnect-documents"))),
@@ -276,12 +301,28 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
 ]
 
 
+# The stack-file section each rule is about (longest prefix of the rule id wins): its findings point there.
+SECTIONS = {
+    "CF-TLS": "edgeSecurity", "CF-HDR": "edgeSecurity", "CF-PERF": "edgeSecurity", "CF-BOT": "edgeSecurity",
+    "CF-WAF": "edgeSecurity", "CF-RL": "edgeSecurity", "CF-CACHE": "edgeSecurity", "CF-DNS-001": "edgeSecurity",
+    "CF-DNS-002": "tunnel", "CF-DNS-003": "tunnel", "CF-DNS-004": "zone", "CF-ENV": "services",
+    "CF-ENV-002": "kvNamespaces", "CF-WRK": "services", "CF-AE": "services", "CF-DO": "durableObjects",
+    "CF-CORS": "r2Buckets", "CF-CORS-002": "services", "CF-SEC": "services", "CF-DATA": "dataProtection",
+    "CF-Q": "services", "CF-R2": "r2Buckets", "CF-MON": "monitoring", "CF-LB": "loadBalancing", "CF-TUN": "tunnel",
+}
+
+
+def section_of(rule_id: str) -> str:
+    return SECTIONS[max((p for p in SECTIONS if rule_id.startswith(p)), key=len)]
+
+
 @pytest.mark.parametrize("rule_id,what,mutate", MUTATIONS, ids=[f"{r}-{w}" for r, w, _ in MUTATIONS])
 def test_each_rule_refuses_its_change_to_the_production_plan(pack, production, rule_id, what, mutate):
     plan = copy.deepcopy(production)
     mutate(plan)
     found = pack.findings(plan, only=rule_id)
     assert any(f.rule_id == rule_id and f.mandatory for f in found), f"{what}: no mandatory {rule_id}:\n{report(found)}"
+    located_in(pack, plan, found, section_of(rule_id))
 
 
 def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):
@@ -296,6 +337,31 @@ def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):
     # test_gate_*/test_diff.py.
     assert set(ids) - {"CF-ENV-003", "CF-DATA-003"} <= {rule for rule, _, _ in MUTATIONS}, "rules without a forbidden change"
     assert set(ids) == rows, f"rules not in the readiness report: {set(ids) ^ rows}"
+
+
+def _field_type(annotation: Any, token: str) -> Any:
+    """The type of `token` (a field alias, or `<entry>` of a mapping) under a config model type, or None."""
+    while get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return _field_type(get_args(annotation)[0], token)
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1] if token == ENTRY else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return next((f.annotation for n, f in annotation.model_fields.items() if (f.alias or n) == token), None)
+    return None
+
+
+def test_every_rule_names_a_stack_file_key_that_exists_and_the_gate_reads_it(pack):
+    declared = {rule.id: rule.keys for rule in [*RULES, *GATE_RULES]}
+    assert pack.gate.keys == declared  # through GetAnalyzerInfo's tags, as the CLI would see them
+    for rule_id, keys in declared.items():
+        assert keys, rule_id
+        for key in keys:
+            annotation: Any = StackConfig
+            for token in key.split(".") if key != ENTRY else ():
+                annotation = _field_type(annotation, token)
+                assert annotation is not None, f"{rule_id}: {key} is no key of the stack config ({token})"
 
 
 def test_zone_settings_and_headers_come_from_one_table():
@@ -387,10 +453,14 @@ def test_staging_warns_on_production_only_rules_and_still_refuses_production_sto
     inputs(plan, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"]["origins"] = ["*"]
     find(plan, "WorkersKvNamespace")["protect"] = False
     assert not pack.findings(plan, only="CF-DATA-001")  # disabled in staging
-    assert {f.enforcement for f in pack.findings(plan, only="CF-CORS-001")} == {"advisory"}
+    cors = pack.findings(plan, only="CF-CORS-001")
+    assert {f.enforcement for f in cors} == {"advisory"}
+    located_in(pack, plan, cors, "r2Buckets")
     adopted = find(production, "WorkersKvNamespace", lambda r: bool(r["importId"]))["importId"].split("/")[-1]
     binding(plan, "project-awareness", "SESSION_STORE")["namespaceId"] = adopted
-    assert any(f.mandatory and adopted in f.message for f in pack.findings(plan, only="CF-ENV-001"))
+    bindings = pack.findings(plan, only="CF-ENV-001")
+    assert any(f.mandatory and adopted in f.message for f in bindings)
+    located_in(pack, plan, bindings, "services.project-awareness.bindings")
 
 
 def test_staging_hostnames_never_take_production_ones(pack, staging):
@@ -398,6 +468,7 @@ def test_staging_hostnames_never_take_production_ones(pack, staging):
     inputs(plan, "WorkersCustomDomain", "connect")["hostname"] = "connect.chitty.cc"
     found = pack.findings(plan, only="CF-ENV-005")
     assert any(f.mandatory and "connect.chitty.cc" in f.message for f in found), report(found)
+    located_in(pack, plan, found, "services.chittyconnect.customDomains")
 
 
 def test_two_stacks_sharing_an_identifier_are_refused(production, staging):
@@ -410,11 +481,48 @@ def test_two_stacks_sharing_an_identifier_are_refused(production, staging):
     assert any(kv["importId"].split("/")[-1] in p for p in problems), problems
 
 
+def test_each_committed_policy_config_is_one_the_pulumi_cli_accepts_and_applies(pack):
+    """`pulumi preview --policy-pack-config policies/config/<stack>.json` parses each entry as a level or
+    an object with an optional level, keeps entries that name no policy and properties no schema has
+    (they configure nothing), and fails on such an entry without a level (policy_config.py cites where).
+    So in each committed file: every name is a policy of the pack (read through GetAnalyzerInfo, as the
+    CLI reads it), every property is in that policy's schema, and the reconciled result validates. The
+    gate's own rules are in `<stack>.gate.json`, which names gate rules only."""
+    directory = ROOT / "policies" / "config"
+    gate_names = {rule.name for rule in GATE_RULES}
+    for stack in ("staging", "production"):
+        path = policy_config.config_path(stack, directory)
+        document = json.loads(path.read_text())
+        for name, value in document.items():
+            level = value if isinstance(value, str) else value.get("enforcementLevel", "mandatory")
+            assert level in policy_config.VALID_LEVELS, f"{path.name}: {name}: {value!r}"
+            if name == "all":
+                continue
+            assert name in pack.policies, f"{path.name}: {name} is no policy of the pack"
+            properties = set(value) - {"enforcementLevel"} if isinstance(value, dict) else set()
+            assert properties <= set(pack.policies[name].config_schema), f"{path.name}: {name}: {properties}"
+        assert policy_config.reconcile(pack.policies.values(), document, str(path)).keys() == pack.policies.keys()
+        gate = json.loads(policy_config.gate_config_path(stack, directory).read_text())
+        assert set(gate) <= gate_names | {"all"}, f"{stack}.gate.json: {set(gate) - gate_names}"
+        assert set(policy_config.gate_levels(stack, directory)) == gate_names
+
+
+def test_the_gate_refuses_what_the_cli_would_silently_ignore(pack):
+    document = policy_config.load("production")
+    for extra, expected in [
+        ({"stateful-resources-retained": "mandatory"}, "a rule of the gate, not a policy of the pack"),
+        ({"zone-min-tls-1-3": {"minTlsVersoin": "1.3"}}, "zone-min-tls-1-3.minTlsVersoin: not a property"),
+        ({"zone-min-tls-13": {"requireManagedZone": False}}, "zone-min-tls-13: no such rule here"),
+    ]:
+        with pytest.raises(policy_config.PolicyConfigError) as error:
+            policy_config.reconcile(pack.policies.values(), {**document, **extra}, "production.json")
+        assert expected in str(error.value)
+
+
 def test_a_waiver_needs_a_reason_and_names_a_waivable_clause(pack):
     document = policy_config.load("production")
     document["zone-caa-records"] = {"waivers": {"everything": "because"}}
     with pytest.raises(policy_config.PolicyConfigError) as error:
-        policy_config.reconcile(pack.policies.values(), document, "production.json",
-                                extra_names=[r.name for r in GATE_RULES])
+        policy_config.reconcile(pack.policies.values(), document, "production.json")
     assert "zone-caa-records.waivers" in str(error.value)
     assert StackInput  # the gate's input type is what from_plan builds

@@ -22,7 +22,6 @@ from chittyos_edge.usage import selected_stacks
 from tests.conftest import ROOT, copy_project
 
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 
 
 def _console_script() -> list[str]:
@@ -139,13 +138,15 @@ def test_plan_to_stdout_writes_only_json_and_the_summary_to_stderr(capsys, monke
 
 def test_a_second_checkout_is_planned_and_gated_with_its_own_files(tmp_path):
     copy = copy_project(tmp_path / "second checkout")
-    # a weakened setting in the stack file, an edited bundle, a pack of its own
+    # a weakened setting in the stack file, a migration of its own, a pack of its own
     stack_file = copy.stack_file("production")
     text = stack_file.read_text()
     assert text.count('minTlsVersion: "1.3"') == 1
     stack_file.write_text(text.replace('minTlsVersion: "1.3"', 'minTlsVersion: "1.2"'))
-    bundle = copy.path("workers/chittyconnect/worker.mjs")
-    bundle.write_text(bundle.read_text() + "\n// edited in the second checkout\n")
+    # (production's ChittyConnect runs live code and Project Awareness a pinned build: no bundle file
+    # feeds the production plan, the migration files do)
+    migration = copy.path("migrations/chittyconnect/0099_second_checkout.sql")
+    migration.write_text("CREATE TABLE IF NOT EXISTS second_checkout (id INTEGER PRIMARY KEY);\n")
     pack_file = copy.policies_dir / "PulumiPolicy.yaml"
     pack_file.write_text(pack_file.read_text().replace("version: 1.0.0", "version: 1.0.0-second"))
     elsewhere = tmp_path / "elsewhere"
@@ -160,10 +161,10 @@ def test_a_second_checkout_is_planned_and_gated_with_its_own_files(tmp_path):
                            cwd=copy.root, input=planned.stdout, capture_output=True, text=True, timeout=300)
 
     plan = json.loads(planned.stdout)
-    script = next(r for r in plan["resources"] if r["type"] == SCRIPT and r["name"] == "production-chittyconnect-script")
-    assert script["inputs"]["contentSha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
-    assert script["inputs"]["contentSha256"] != hashlib.sha256(
-        (ROOT / "workers/chittyconnect/worker.mjs").read_bytes()).hexdigest()
+    runner = next(r for r in plan["resources"] if r["name"] == "production-storage-d1-chittyconnect-migrations")
+    assert {"name": migration.name, "sha256": hashlib.sha256(migration.read_bytes()).hexdigest()} in \
+        runner["inputs"]["migrations"]
+    assert not (ROOT / "migrations/chittyconnect" / migration.name).exists()
     tls = next(r for r in plan["resources"] if r["type"] == ZONE_SETTING and r["inputs"].get("settingId") == "min_tls_version")
     assert tls["inputs"]["value"] == "1.2"
 

@@ -8,6 +8,16 @@ a fresh account would get: the module loads, exports every class the stack binds
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def reference_bundle(service_key: str) -> Path:
+    """The repo's reference bundle of a service."""
+    return ROOT / "workers" / service_key / "worker.mjs"
 
 
 def test_chittyconnect_bundle_serves_health_sessions_and_cron(local_dev):
@@ -43,3 +53,37 @@ def test_project_awareness_keeps_registered_sessions_in_its_kv(local_dev):
     status, _ = server.request("/api/sessions/register", "POST", b'{"platform": 1}',
                                {"content-type": "application/json"})
     assert status == 400
+
+
+NODE = shutil.which("node")
+QUEUE_PROBE = """
+const m = await import(process.argv[1]);
+const calls = [];
+const messages = [1, 2].map((id) => ({ id: String(id), body: {}, ack: () => calls.push(`ack ${id}`),
+                                       retry: (o) => calls.push(`retry ${id}`) }));
+const batch = { queue: "github-events-staging", messages, ackAll: () => calls.push("ackAll"),
+                retryAll: (o) => calls.push(`retryAll ${JSON.stringify(o ?? {})}`) };
+await m.default.queue(batch, {}, {});
+console.log(JSON.stringify(calls));
+"""
+
+
+def test_the_reference_queue_handler_retries_and_never_acknowledges():
+    """A stub cannot process a webhook event: it must leave every message for retry and the dead-letter queue."""
+    assert NODE, "Node.js runs the reference bundles (see README)"
+    result = subprocess.run([NODE, "--input-type=module", "-e", QUEUE_PROBE,
+                             reference_bundle("chittyconnect").as_uri()],
+                            capture_output=True, text=True, timeout=60, check=True)
+    calls = json.loads(result.stdout.strip().splitlines()[-1])
+    assert calls and all(call.startswith("retry") for call in calls), calls
+    assert not any("ack" in call for call in calls)
+
+
+def test_every_reference_bundle_is_marked_as_one():
+    from chittyos_edge.preflight import REFERENCE_MARKER, is_reference_bundle
+
+    bundles = sorted((ROOT / "workers").glob("*/worker.mjs"))
+    assert len(bundles) == 2
+    for bundle in bundles:
+        assert bundle.read_text().splitlines()[0] == f"// {REFERENCE_MARKER} (a stub: staging only; production refuses it, see workers/README.md)"
+        assert is_reference_bundle(bundle)

@@ -17,7 +17,6 @@ from tests.conftest import stack_file_config
 from synthetic_stack import TENANT, count_resources, grow, synthetic_plan
 
 KV = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +33,8 @@ def test_a_grown_plan_gives_each_copy_its_own_names_and_stores(one_tenant):
     kv_ids = {r["inputs"]["title"]: client_id(r) for r in plan["resources"] if r["type"] == KV}
     for index in (2, 17):
         tenant = TENANT.format(index)
-        script = next(r for r in plan["resources"] if r["type"] == SCRIPT and r["name"].endswith(f"{tenant}-script"))
-        bound = next(b["namespaceId"] for b in script["inputs"]["bindings"] if b["type"] == "kv_namespace")
+        code = next(r for r in plan["resources"] if f"-{tenant}-" in r["name"] and r["inputs"].get("bindings"))
+        bound = next(b["namespaceId"] for b in code["inputs"]["bindings"] if b["type"] == "kv_namespace")
         assert bound == kv_ids[f"{tenant}-cache-production"]
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from chittyos_edge import cli
 from chittyos_edge.config.services import SmokeCheck
-from tests.conftest import resources, stack_file_config, stack_view
+from tests.conftest import resources, stack_file_config, stack_view, uploaded_code
 
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 # A loaded CI machine is no measure of the edge's latency: the budget is checked in
 # test_the_latency_budget_is_enforced, not here.
 GENEROUS_MS = "60000"
@@ -190,27 +190,40 @@ KINDS = {"kv_namespace": "kv", "r2_bucket": "r2", "d1": "d1", "durable_object_na
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
-def test_dev_runs_each_service_with_exactly_the_bindings_the_plan_uploads(plans, stack):
+def test_dev_runs_each_service_with_exactly_the_bindings_the_plan_uploads(built, stack):
+    """Every Worker version the plan uploads (ChittyConnect's code is uploaded in the `built` variant;
+    the committed stacks keep it live) runs locally with the same bindings, ids and bundle."""
     from chittyos_edge.ops.stack import worker_config
 
-    view = stack_view(plans[stack])
-    for script in resources(plans[stack], SCRIPT):
-        service = next(key for key, s in plans[stack]["outputs"]["services"].items()
-                       if s["scriptName"] == script["inputs"]["scriptName"])
-        table = worker_config(view, service)
-        uploaded = {(KINDS[b["type"]], b["name"]) for b in script["inputs"]["bindings"] if b["type"] != "secret_text"}
+    plan = built[stack]
+    view = stack_view(plan, uploaded_code(stack, "chittyconnect"))
+    versions = resources(plan, VERSION)
+    assert {v["name"] for v in versions} == {f"{stack}-{key}-version-stable" for key in view.settings.services}
+    for version in versions:
+        service = version["name"][len(stack) + 1:version["name"].index("-version-")]
+        # A pinned production build is fetched, not committed: the reference bundle runs in its place.
+        bundle = view.settings.services[service].code.bundle
+        if not (view.project / bundle).is_file():
+            bundle = f"workers/{service}/worker.mjs"
+        table = worker_config(view, service, None if bundle == view.settings.services[service].code.bundle else bundle)
+        uploaded = {(KINDS[b["type"]], b["name"]) for b in version["inputs"]["bindings"] if b["type"] != "secret_text"}
         assert _binding_names(table) == uploaded, service
-        kv_ids = {b["name"]: b["namespaceId"] for b in script["inputs"]["bindings"] if b["type"] == "kv_namespace"}
+        kv_ids = {b["name"]: b["namespaceId"] for b in version["inputs"]["bindings"] if b["type"] == "kv_namespace"}
         assert {b["binding"]: b["id"] for b in table.get("kv_namespaces", [])} == kv_ids
-        assert table["main"].endswith(stack_file_config(stack)["chittyos-edge:services"][service]["bundle"])
+        assert table["main"].endswith(bundle)
 
 
 def test_dev_print_config_is_the_generated_wrangler_config(staging, capsys):
     from chittyos_edge.ops.stack import worker_config
 
-    assert cli.main(["dev", "--stack", "staging", "--service", "chittyconnect", "--print-config"]) == 0
+    reference = "workers/chittyconnect/worker.mjs"  # staging's ChittyConnect runs live code: name a bundle
+    assert cli.main(["dev", "--stack", "staging", "--service", "chittyconnect", "--print-config"]) == 2
+    assert "--bundle PATH" in capsys.readouterr().err
+    assert cli.main(["dev", "--stack", "staging", "--service", "chittyconnect", "--bundle", reference,
+                     "--print-config"]) == 0
     table = json.loads(capsys.readouterr().out)
-    assert table == worker_config(stack_view(staging), "chittyconnect")
+    assert table == worker_config(stack_view(staging), "chittyconnect", reference)
+    assert table["main"].endswith(reference)
     assert table["d1_databases"][0]["migrations_dir"].endswith("migrations/chittyconnect")
     assert table["migrations"] == [{"tag": "v1", "new_sqlite_classes": ["SessionStateDO"]}]
     assert table["triggers"] == {"crons": ["0 * * * *"]}

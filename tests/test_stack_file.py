@@ -27,8 +27,7 @@ def test_both_stack_files_load_and_every_key_has_a_line(stack):
     lines = path.read_text().splitlines()
     assert loaded.source == path.name
     assert lines[loaded.line_of("chittyos-edge:environment") - 1].strip() == f"chittyos-edge:environment: {stack}"
-    assert lines[loaded.line_of("chittyos-edge:services.chittyconnect.bundle") - 1].strip() == \
-        "bundle: workers/chittyconnect/worker.mjs"
+    assert lines[loaded.line_of("chittyos-edge:services.chittyconnect.code.source") - 1].strip() == "source: live"
 
 
 def test_line_of_walks_list_items_and_falls_back_to_the_nearest_section():

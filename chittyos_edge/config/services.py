@@ -7,11 +7,15 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import (BindingName, CalendarDate, ConfigModel, CronExpression, Hostname, ResourceBaseName,
-                   hostname_problem)
+from .base import (BindingName, CalendarDate, CloudflareId, ConfigModel, CronExpression, Hostname,
+                   ResourceBaseName, hostname_problem)
 from .errors import repeats, shown
 
 _ROUTE_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+\.[a-z]{2,63}/\S*$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_BUNDLE_RE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$"
+# The folder of the reference bundles the repo ships (see workers/README.md): staging only.
+REFERENCE_DIR = "workers/"
 
 
 class Placement(StrEnum):
@@ -51,6 +55,108 @@ class QueueConsumer(ConfigModel):
     dead_letter_queue: str | None = Field(None, description="queues key that receives messages after maxRetries.")
 
 
+class CodeSource(StrEnum):
+    LIVE = "live"
+    BUILD = "build"
+    REFERENCE = "reference"
+
+
+class ServiceCode(ConfigModel):
+    """Where the Worker's code comes from. Exactly one of three sources:
+
+    - `live`: the code that runs in the account now (the Worker is adopted, `services.<key>.adopt`).
+      This program never uploads code to it: it manages the Worker's settings, workers.dev state,
+      custom domains, routes, crons, queue consumers and secrets, and publishes the bindings the
+      application's own deploy must carry (stack outputs). `reason` says why the live code stays.
+    - `build`: a pinned build of the application: `bundle` (a path in the project, usually fetched,
+      not committed) and its `sha256`. The offline plan needs only the hash; `pulumi preview/up`
+      refuse a missing or different file and print `fetch`, the command that puts it there.
+    - `reference`: a reference bundle this repo ships under workers/ (a stub that answers /health):
+      staging only, refused in production.
+    """
+
+    source: CodeSource = Field(description="live | build | reference (see above).")
+    bundle: str | None = Field(None, pattern=_BUNDLE_RE,
+                               description="build/reference: the ES-module bundle, relative to the project root.")
+    sha256: str | None = Field(None, description="build: sha256 of the bundle (64 lower-case hex), as pinned.")
+    fetch: str | None = Field(None, min_length=1,
+                              description="build: the command that fetches the pinned bundle to `bundle`.")
+    reason: str | None = Field(None, min_length=1, description="live: why this program keeps the live code.")
+
+    @field_validator("bundle")
+    @classmethod
+    def _bundle(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.split("/"):
+            raise ValueError("use a path inside the project, without '..', e.g. 'dist/chittyconnect/worker.mjs'")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_source(self) -> "ServiceCode":
+        needed = {CodeSource.LIVE: ("reason",), CodeSource.BUILD: ("bundle", "sha256", "fetch"),
+                  CodeSource.REFERENCE: ("bundle",)}[self.source]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"code.source {self.source.value} needs {', '.join(missing)}")
+        extra = [name for name in ("bundle", "sha256", "fetch", "reason")
+                 if name not in needed and getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"code.source {self.source.value} takes no {', '.join(extra)}")
+        if self.sha256 is not None and not _SHA256_RE.match(self.sha256):
+            raise ValueError("code.sha256 must be 64 lower-case hex characters (sha256sum of the bundle)")
+        if self.source is CodeSource.REFERENCE and not self.bundle.startswith(REFERENCE_DIR):
+            raise ValueError(f"a reference bundle lives under {REFERENCE_DIR}; a real build is source: build "
+                             "with its sha256")
+        return self
+
+
+class AdoptWorker(ConfigModel):
+    """A Worker that runs today, imported instead of created (`<account>/<scriptName>`); it keeps its name.
+
+    Adopted resources are retained on delete in every stack: destroying a stack never deletes what
+    existed before it.
+    """
+
+    script_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                             description="The live Worker's name, verbatim (no environment is appended).")
+    keep_live_settings: bool = Field(
+        True, description="Leave the live Worker's observability and logpush as they are (ignored on import and "
+                          "after). Set false once the stack's values equal the live ones (see `inventory`), to "
+                          "manage them.")
+    custom_domains: dict[Hostname, CloudflareId] = Field(
+        default_factory=dict, description="Live custom domains of this Worker kept as they are: hostname -> domain id.")
+    routes: dict[str, CloudflareId] = Field(
+        default_factory=dict, description="Live routes of this Worker kept as they are: pattern -> route id.")
+
+
+class TakeOver(ConfigModel):
+    """Live objects this service takes over from another Worker (or re-creates), each with the reason."""
+
+    queue_consumers: dict[str, str] = Field(
+        default_factory=dict, description="queues key -> why this service replaces the live consumer of that queue "
+                                          "(remove the live consumer right before `pulumi up`: a queue has one).")
+    custom_domains: dict[Hostname, str] = Field(
+        default_factory=dict, description="hostname -> why it moves off the live Worker that serves it.")
+    routes: dict[str, str] = Field(
+        default_factory=dict, description="route pattern -> why it moves off the live Worker that serves it.")
+
+    @model_validator(mode="after")
+    def _reasons(self) -> "TakeOver":
+        for section in ("queue_consumers", "custom_domains", "routes"):
+            empty = [key for key, reason in getattr(self, section).items() if not str(reason).strip()]
+            if empty:
+                raise ValueError(f"takeOver.{section}: give the reason for {empty}")
+        return self
+
+
+class AccessCredentials(ConfigModel):
+    """Bind a tunnel Access service token to this Worker, so its calls to the tunnel hostname pass Access."""
+
+    service_token: str = Field(description="tunnel.access.serviceTokens entry, e.g. chittyconnect-worker.")
+    client_id_binding: BindingName = Field("CF_ACCESS_CLIENT_ID", description="secret_text binding of the client id.")
+    client_secret_binding: BindingName = Field(
+        "CF_ACCESS_CLIENT_SECRET", description="secret_text binding of the client secret.")
+
+
 class Observability(ConfigModel):
     enabled: bool = True
     head_sampling_rate: float = Field(1.0, ge=0, le=1)
@@ -58,11 +164,13 @@ class Observability(ConfigModel):
 
 
 class WorkerService(ConfigModel):
-    script_name: ResourceBaseName = Field(description="Base script name; the environment is appended.")
-    bundle: str = Field(
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$",
-        description="Path of the built ES-module bundle (.mjs/.js), relative to the project root, e.g. "
-                    "workers/chittyconnect/worker.mjs. The repo ships a reference bundle per service.")
+    script_name: ResourceBaseName = Field(description="Base script name; the environment is appended (unless adopted).")
+    code: ServiceCode = Field(description="Where the code comes from: live (adopted), a pinned build, or a reference "
+                                          "bundle (staging only).")
+    adopt: AdoptWorker | None = Field(None, description="Import the Worker that runs today instead of creating one.")
+    take_over: TakeOver = Field(default_factory=TakeOver)
+    access_credentials: AccessCredentials | None = Field(
+        None, description="An Access service token of the tunnel, bound as two secret_text bindings.")
     compatibility_date: CalendarDate = Field(description="Workers compatibility date, YYYY-MM-DD (quoted).")
     compatibility_flags: list[str] = Field(default_factory=list)
     vars: dict[BindingName, str] = Field(default_factory=dict, description="Plain-text vars (never secrets).")
@@ -72,24 +180,23 @@ class WorkerService(ConfigModel):
     bindings: Bindings = Field(default_factory=Bindings)
     custom_domains: list[Hostname] = Field(default_factory=list, description="Hostnames served by this Worker alone.")
     routes: list[str] = Field(default_factory=list, description="Zone route patterns, e.g. api.chitty.cc/project-awareness/*.")
+    route_dns_records: list[Hostname] = Field(
+        default_factory=list,
+        description="Route hosts that get a proxied placeholder record (AAAA 100::) from this program because "
+                    "nothing else serves them. A route needs a proxied record for its host.")
     crons: list[CronExpression] = Field(default_factory=list, description="Cron schedules (UTC), Cloudflare's syntax.")
     cpu_ms: int | None = Field(None, ge=10, le=300000, description="CPU limit per invocation in ms.")
     placement: Placement = Placement.SMART
     observability: Observability = Field(default_factory=Observability)
     logpush: bool = False
     workers_dev: bool = Field(False, description="Serve on the workers.dev subdomain too.")
+    workers_dev_reason: str | None = Field(
+        None, min_length=1, description="Why the workers.dev URL stays on (required with workersDev: true).")
     queue_consumers: list[QueueConsumer] = Field(default_factory=list)
     health_path: str = Field("/health", description="Path answering {\"status\":\"healthy\"}.")
     smoke: list[SmokeCheck] = Field(
         default_factory=lambda: [SmokeCheck.HEALTH],
         description="Post-deployment tests `chittyos-edge smoke` runs against each hostname of this service.")
-
-    @field_validator("bundle")
-    @classmethod
-    def _bundle(cls, value: str) -> str:
-        if ".." in value.split("/"):
-            raise ValueError("use a path inside the project, without '..', e.g. 'workers/chittyconnect/worker.mjs'")
-        return value
 
     @field_validator("routes")
     @classmethod
@@ -112,6 +219,40 @@ class WorkerService(ConfigModel):
         if overlap:
             raise ValueError(f"{sorted(overlap)} are both vars and secrets; keep secrets out of vars")
         return self
+
+
+    @model_validator(mode="after")
+    def _code_and_adoption(self) -> "WorkerService":
+        if self.code.source is CodeSource.LIVE and self.adopt is None:
+            raise ValueError("code.source live keeps the code of a Worker that runs today: add adopt.scriptName "
+                             "(the live Worker), or pin a build (code.source: build)")
+        if self.workers_dev and not self.workers_dev_reason:
+            raise ValueError("workersDev: true needs workersDevReason (who still calls the workers.dev URL)")
+        route_hosts = {route.split("/", 1)[0] for route in self.routes}
+        stray = sorted(set(self.route_dns_records) - route_hosts)
+        if stray:
+            raise ValueError(f"routeDnsRecords {stray} are not hosts of this service's routes {sorted(route_hosts)}")
+        if self.adopt:
+            stray = sorted(set(self.adopt.custom_domains) - set(self.custom_domains))
+            if stray:
+                raise ValueError(f"adopt.customDomains {stray} are not in customDomains")
+            stray = sorted(set(self.adopt.routes) - set(self.routes))
+            if stray:
+                raise ValueError(f"adopt.routes {stray} are not in routes")
+        for section, declared in (("customDomains", self.custom_domains), ("routes", self.routes)):
+            stray = sorted(set(getattr(self.take_over, "custom_domains" if section == "customDomains" else "routes"))
+                           - set(declared))
+            if stray:
+                raise ValueError(f"takeOver.{section} {stray} are not in {section}")
+        consumed = {c.queue for c in self.queue_consumers}
+        stray = sorted(set(self.take_over.queue_consumers) - consumed)
+        if stray:
+            raise ValueError(f"takeOver.queueConsumers {stray} are not queues this service consumes")
+        return self
+
+    @property
+    def is_live(self) -> bool:
+        return self.code.source is CodeSource.LIVE
 
 
 class MigrationStep(ConfigModel):

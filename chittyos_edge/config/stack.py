@@ -101,6 +101,7 @@ class StackConfig(ConfigModel):
         problems += self._check_environment_rules()
         problems += uniqueness_problems(self)
         problems += self._check_backups()
+        problems += self._check_code_and_adoption()
         if not problems:
             # Monitoring rules build on valid hostnames: checked once those are right, so that one
             # mistake (e.g. a wrong custom domain) reads as one line, not three.
@@ -166,6 +167,29 @@ class StackConfig(ConfigModel):
         if bound:
             problems.append(f"r2Buckets.{key} holds the backups and must be bound to no Worker; remove "
                             f"{', '.join(bound)}")
+        return problems
+
+    def _check_code_and_adoption(self) -> list[str]:
+        from ..adoption import problems_within
+        from .services import CodeSource
+
+        problems = problems_within(self)
+        for name, service in self.services.items():
+            if self.is_production and service.code.source is CodeSource.REFERENCE:
+                problems.append(f"services.{name}.code.source: reference bundles ({service.code.bundle}) are stubs "
+                                "that answer /health only; production runs live code (adopt) or a pinned build "
+                                "(source: build, bundle, sha256, fetch)")
+            credentials = service.access_credentials
+            if credentials:
+                tokens = self.tunnel.access.service_tokens if self.tunnel else []
+                if credentials.service_token not in tokens:
+                    problems.append(f"services.{name}.accessCredentials.serviceToken: {credentials.service_token!r} "
+                                    f"is not a tunnel.access.serviceTokens entry (declared: {tokens or 'none'})")
+                clash = {credentials.client_id_binding, credentials.client_secret_binding} & (
+                    set(service.vars) | set(service.secrets))
+                if clash:
+                    problems.append(f"services.{name}.accessCredentials: binding names {sorted(clash)} are already "
+                                    "vars or secrets of this service; choose others")
         return problems
 
     def _check_environment_rules(self) -> list[str]:

@@ -110,8 +110,15 @@ class CorsRule(ConfigModel):
     max_age_seconds: int = Field(3600, ge=0, le=86400)
 
 
+class AdoptR2(ConfigModel):
+    """An existing bucket to import (`<account>/<name>/<jurisdiction>`); it keeps its name."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", description="The live bucket's name, verbatim.")
+
+
 class R2Bucket(ConfigModel):
     description: str = ""
+    adopt: AdoptR2 | None = Field(None, description="Import this existing bucket rather than create one.")
     location: R2Location | None = Field(None, description="Location hint, used only when the bucket is created.")
     jurisdiction: R2Jurisdiction = Field(R2Jurisdiction.DEFAULT, description="Data residency; passed to every sub-resource.")
     storage_class: StorageClass = StorageClass.STANDARD

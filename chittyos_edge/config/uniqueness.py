@@ -63,12 +63,14 @@ def _hostnames(config: "StackConfig") -> list[str]:
 
 
 def _adoption(config: "StackConfig") -> list[str]:
+    """An id is adopted once, whatever section adopts it (the list is `chittyos_edge.adoption`'s)."""
+    from ..adoption import adopted  # late: adoption builds on the typed config
+
+    items = adopted(config)
     problems: list[str] = []
-    for section, stores in (("kvNamespaces", config.kv_namespaces), ("queues", config.queues),
-                            ("d1Databases", config.d1_databases)):
-        problems += repeats(((f"{section}.{key}.adopt.id", store.adopt.id)
-                             for key, store in stores.items() if store.adopt),
-                            f"adopted {section} ids (two entries would import, then manage, one resource)")
+    for kind in dict.fromkeys(item.kind for item in items):
+        problems += repeats(((item.key, item.id) for item in items if item.kind == kind),
+                            f"adopted {kind} ids (two entries would import, then manage, one resource)")
     return problems
 
 

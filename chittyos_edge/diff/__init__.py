@@ -3,8 +3,8 @@
 Each side is a plan file, a folder of plan files, a checkout, or a git revision planned in a
 temporary worktree (see `sides.py`). Resources are matched by URN (`changes.py`); replacements come
 from the provider's force-new inputs (`replace.py`). Deleting or replacing a protected resource is
-the gate finding CF-DATA-003, at the level `policies/config/<stack>.json` gives it: exit 1 when it
-is mandatory.
+the gate finding CF-DATA-003, at the level `policies/config/<stack>.gate.json` gives it: exit 1 when
+it is mandatory.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ def protected_findings(changes: StackChanges, config_dir: Path) -> list:
     if not problems:
         return []
     try:
-        document = policy_config.load(changes.stack, config_dir)
-        level = policy_config.rule_level(document, PROTECTED_KEPT.name,
-                                         str(policy_config.config_path(changes.stack, config_dir)))
+        level = policy_config.gate_levels(changes.stack, config_dir)[PROTECTED_KEPT.name]
     except policy_config.PolicyConfigError as error:
         raise UsageError(str(error)) from None
     if level not in ("mandatory", "advisory"):

@@ -34,6 +34,14 @@ REPLACE_ON_CHANGES: dict[str, dict[str, str]] = {
     f"{_CF}queue:Queue": {"accountId": ALWAYS},
     f"{_CF}queueConsumer:QueueConsumer": {"accountId": ALWAYS, "queueId": ALWAYS},
     f"{_CF}workersScript:WorkersScript": {"accountId": ALWAYS, "scriptName": ALWAYS},
+    # Workers' split API. A version is immutable: every input the program sets forces a new one
+    # (worker_version/schema.go marks each RequiresReplace); a deployment is a new record per change.
+    f"{_CF}worker:Worker": {"accountId": ALWAYS},
+    f"{_CF}workerVersion:WorkerVersion": {key: ALWAYS for key in (
+        "accountId", "workerId", "bindings", "compatibilityDate", "compatibilityFlags", "limits", "mainModule",
+        "migrations", "modules", "placement")},
+    f"{_CF}workersDeployment:WorkersDeployment": {key: ALWAYS for key in (
+        "accountId", "scriptName", "strategy", "versions")},
     f"{_CF}workersCustomDomain:WorkersCustomDomain": {
         "accountId": ALWAYS, "hostname": ALWAYS, "service": ALWAYS, "environment": ALWAYS, "zoneId": ALWAYS,
         "zoneName": ALWAYS},
@@ -62,6 +70,8 @@ REPLACE_ON_CHANGES: dict[str, dict[str, str]] = {
     f"{_CF}zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig": {"accountId": ALWAYS,
                                                                                  "tunnelId": ALWAYS},
     "pulumi-python:dynamic/d1:Migrations": {"accountId": ALWAYS, "databaseId": ALWAYS},
+    # components/worker_secrets.py declares its replacements in `diff()` the same way.
+    "pulumi-python:dynamic/workers:Secrets": {"accountId": ALWAYS, "scriptName": ALWAYS},
 }
 
 

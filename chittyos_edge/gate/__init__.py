@@ -108,7 +108,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HELP_FORMATTER,
         description="Run the CrossGuard pack in the project's policies/ through the Analyzer protocol, as `pulumi\n"
                     "preview --policy-pack policies` would, without the Pulumi CLI or credentials, with the policy\n"
-                    "config in policies/config/<stack>.json.",
+                    "config in policies/config/<stack>.json (the gate's own rules: <stack>.gate.json).",
         epilog=epilog(
             ["chittyos-edge gate -s staging -s production          # plan both stacks, gate them",
              "chittyos-edge gate --plan plans/production.json       # a saved plan (chittyos-edge plan --out)",

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policies.chittyos_guard._rule import KEY_TAG
+
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -60,6 +62,11 @@ class PolicyInfo:
     @property
     def rule_id(self) -> str:
         return self.tags[0] if self.tags else self.name
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The stack-file keys the rule's fix changes (its `key:<path>` tags, see policies/chittyos_guard/_rule.py)."""
+        return tuple(tag[len(KEY_TAG):] for tag in self.tags if tag.startswith(KEY_TAG))
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def _skip_reason(report: GateReport, stack: str, rule: dict[str, str]) -> str | 
     """Why a rule did not run for a stack (JUnit `<skipped/>`), or None when it ran."""
     levels = next((s.levels for s in report.stacks if s.stack == stack), {})
     if levels.get(rule["policy"]) == "disabled":
-        return f"disabled in policies/config/{stack}.json"
+        return f"disabled in policies/config/{stack}{'.gate' if rule.get('source') == 'gate' else ''}.json"
     if rule["id"] == DIFF_RULE and stack not in report.diffed:
         return "checked on a change only: chittyos-edge diff BASE HEAD, or gate --diff BASE HEAD"
     return None

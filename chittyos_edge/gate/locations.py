@@ -3,10 +3,11 @@
 A finding names a resource (its URN) and a rule. The resource comes from one config entry: the
 components name their children `<component>-<role>-<entry>` (see `components/`), so the entry is
 read back from the resource's name and its component's type, and checked against the stack file's
-keys. The rule then says which key of that entry (or of the stack) the fix changes, as its
-remediation does: CF-R2-001 is about `r2Buckets.<entry>.lifecycle`, CF-DATA-001 about
-`dataProtection.protect`. A key missing from the file (a default) is located at the nearest key
-above it that is there; line and column come from `chittyos_edge.config.stack_file`.
+keys. The rule says which key its fix changes: each rule declares it next to its check (`key=` of
+`policies/chittyos_guard/_rule.Rule`, sent as a `key:<path>` tag through `GetAnalyzerInfo`; `key` of
+the gate's own rules), e.g. `dataProtection.protect`, or `r2Buckets.<entry>.lifecycle` under the
+finding's entry. A key missing from the file (a default) is located at the nearest key above it that
+is there; line and column come from `chittyos_edge.config.stack_file`.
 """
 
 from __future__ import annotations
@@ -14,39 +15,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from policies.chittyos_guard._rule import ENTRY
 
 from .. import PROJECT
 from .findings import Finding
 
 STACK_FILE = "Pulumi.{stack}.yaml"
 _NS = f"{PROJECT}:"
-
-# The key each rule's fix changes, when it is one key of the stack (not of the finding's entry).
-RULE_KEYS: dict[str, str] = {
-    "CF-TLS-001": "edgeSecurity.tls.minTlsVersion",
-    "CF-TLS-002": "edgeSecurity.tls.sslMode",
-    "CF-TLS-003": "edgeSecurity.tls.alwaysUseHttps",
-    "CF-TLS-004": "edgeSecurity.tls.hsts",
-    "CF-WAF-001": "edgeSecurity.managedRulesets",
-    "CF-RL-001": "edgeSecurity.rateLimits",
-    "CF-DATA-001": "dataProtection.protect",
-    "CF-DATA-002": "dataProtection.retainOnDelete",
-    "CF-MON-001": "monitoring.healthChecks",
-    "CF-MON-002": "monitoring.alerts",
-    "CF-TUN-001": "tunnel.ingress",
-    "CF-TUN-002": "tunnel.access",
-    "CF-TUN-006": "monitoring.alerts",
-}
-# The key under the finding's entry that each rule's fix changes (entry section -> sub-key).
-RULE_SUBKEYS: dict[str, dict[str, str]] = {
-    "CF-R2-001": {"r2Buckets": "lifecycle"},
-    "CF-CORS-001": {"r2Buckets": "cors"},
-    "CF-CORS-002": {"services": "vars"},
-    "CF-SEC-001": {"services": "vars"},
-    "CF-ENV-001": {"services": "bindings"},
-    "CF-DO-001": {"durableObjects": "migrations"},
-}
+# Every stack file has it near the top: where a finding whose key is in no part of the file points.
+TOP_KEY = "environment"
 
 # Per component type: (pattern on the child's name after `<component>-`, the key it comes from).
 # `{e}` is an entry of the section named first in the key, matched against the stack file's keys.
@@ -75,8 +54,10 @@ _CHILDREN: dict[str, list[tuple[str, str]]] = {
     "chittyos:load_balancing:LoadBalancing": [
         ("pool-{e}", "loadBalancing.pools.{e}"), ("monitor", "loadBalancing.monitor"), ("lb", "loadBalancing.hostname")],
 }
-_SERVICE_ROLES = [("script", ""), ("domain-{x}", ".customDomains"), ("route-{x}", ".routes"), ("crons", ".crons"),
-                  ("consumer-{x}", ".queueConsumers"), ("workers-dev", ".workersDev")]
+_SERVICE_ROLES = [("script", ""), ("worker", ""), ("version-{x}", ".code"), ("deployment", ".code"),
+                  ("secrets", ".secrets"), ("domain-{x}", ".customDomains"), ("route-dns-{x}", ".routeDnsRecords"),
+                  ("route-{x}", ".routes"), ("crons", ".crons"), ("consumer-{x}", ".queueConsumers"),
+                  ("workers-dev", ".workersDev")]
 
 
 @dataclass(frozen=True)
@@ -174,8 +155,56 @@ def _names_in(message: str, stack: str) -> Iterable[str]:
     return re.findall(rf"\b{re.escape(stack)}-[a-z0-9-]+[a-z0-9]", message)
 
 
-def key_of(finding: Finding, config: dict[str, Any], stack: str, urns: dict[str, str]) -> str:
-    """The key path a finding is about (namespace stripped); "" for the stack file as a whole."""
+def _related(a: str, b: str) -> bool:
+    """One key path is the other or lies under it."""
+    return a == b or any(longer.startswith(shorter + sep) for longer, shorter in ((a, b), (b, a)) for sep in ".[")
+
+
+def _name_in(section: str, entry: str, config: dict[str, Any]) -> str | None:
+    """The name, under `section`, of the entry `entry` is (or is under), or of the entry of `section`
+    that names it (a Durable Object host names its Worker: `hostService: project-awareness`)."""
+    if entry.startswith(section + "."):
+        found = re.match(r"[^.\[]+", entry[len(section) + 1:])
+        return found.group() if found else None
+    parts = _tokens(entry)
+    entries = _get(config, section)
+    if len(parts) >= 2 and isinstance(parts[1], str) and isinstance(entries, dict):
+        return next((name for name, settings in entries.items() if isinstance(settings, dict)
+                     and parts[1] in settings.values()), None)
+    return None
+
+
+def resolve_key(keys: Sequence[str], entry: str, config: dict[str, Any]) -> str:
+    """The key a finding is about, from its rule's keys and its resource's config entry (or "").
+
+    Each key is a path, or one under an entry (`r2Buckets.<entry>.lifecycle`, `<entry>` alone: the
+    entry). The first key that concerns the resource wins (the entry, or a key under it, the more
+    specific of the two); else the first key that resolves; else the section above `<entry>`."""
+    candidates = []
+    for key in keys:
+        if ENTRY not in key:
+            candidates.append(key)
+            continue
+        section, _, sub = key.partition(ENTRY)
+        section, sub = section.rstrip("."), sub.lstrip(".")
+        if not section:
+            if entry:
+                candidates.append(entry)
+            continue
+        name = _name_in(section, entry, config) if entry else None
+        if name is not None:
+            candidates.append(".".join(part for part in (section, name, sub) if part))
+    for candidate in candidates:
+        if entry and _related(candidate, entry):
+            return max(candidate, entry, key=len)
+    if candidates:
+        return candidates[0]
+    return next((key.partition(ENTRY)[0].rstrip(".") for key in keys if key.partition(ENTRY)[0]), "")
+
+
+def key_of(finding: Finding, config: dict[str, Any], stack: str, urns: dict[str, str],
+           keys: Sequence[str] = ()) -> str:
+    """The key path a finding is about (namespace stripped); "" when neither rule nor resource says."""
     entry = entry_key(finding.urn, config, stack) if finding.urn else None
     if entry is None:
         # Stack-wide findings (CF-ENV-003, a missing rule) name their resources in the message.
@@ -184,19 +213,7 @@ def key_of(finding: Finding, config: dict[str, Any], stack: str, urns: dict[str,
                 entry = entry_key(urns[name], config, stack)
                 if entry:
                     break
-    if finding.rule_id in RULE_KEYS:
-        return RULE_KEYS[finding.rule_id]
-    section = entry.split(".", 1)[0] if entry else ""
-    sub = RULE_SUBKEYS.get(finding.rule_id, {}).get(section)
-    if entry and sub:
-        top = ".".join(entry.split(".")[:2])
-        return f"{top}.{sub}"
-    if finding.rule_id == "CF-DO-001" and entry and section == "services":
-        service = entry.split(".")[1]
-        for host, settings in (config.get("durableObjects") or {}).items():
-            if isinstance(settings, dict) and settings.get("hostService") == service:
-                return f"durableObjects.{host}.migrations"
-    return entry or ""
+    return resolve_key(keys, entry or "", config) if keys else entry or ""
 
 
 PositionOf = Callable[[str], "tuple[int, int] | None"]
@@ -204,13 +221,19 @@ PositionOf = Callable[[str], "tuple[int, int] | None"]
 
 def stack_file_positions(path: Path) -> PositionOf | None:
     """`position_of(key_path)` -> (line, column) of a stack file, or None when it cannot be read."""
+    return _read(path)[1]
+
+
+def _read(path: Path) -> tuple[dict[str, Any], PositionOf | None]:
+    """A stack file's config (namespace stripped) and its `position_of`; ({}, None) when it cannot be read."""
     from ..config.stack_file import load_stack_file
 
     try:
         document = load_stack_file(path)
     except Exception:  # noqa: BLE001 - a location is a convenience: a file that fails here fails elsewhere
-        return None
-    return document.position_of
+        return {}, None
+    config = {k[len(_NS):]: v for k, v in document.config.items() if k.startswith(_NS)}
+    return config, document.position_of
 
 
 def nearest_position(position_of: PositionOf | None, key: str) -> tuple[int, int] | None:
@@ -223,29 +246,21 @@ def nearest_position(position_of: PositionOf | None, key: str) -> tuple[int, int
 
 
 def locate(findings: Iterable[Finding], plans: dict[str, list[dict[str, Any]]], project_root: Path,
-           configs: dict[str, dict[str, Any]] | None = None) -> dict[Finding, Location]:
+           keys: Mapping[str, Sequence[str]] | None = None) -> dict[Finding, Location]:
     """A location for each finding: stack file, key path, line. `plans` maps a stack to its resource
-    records (for names in URN-less findings); `configs` to its config (read from the file if absent)."""
-    import yaml
-
+    records (for names in URN-less findings); `keys` a rule id to the keys its fix changes
+    (`PolicyInfo.keys`, `GateRule.keys`). A key in no part of the file (a section this stack does not
+    declare) is located at the top of its config."""
     located: dict[Finding, Location] = {}
-    cache: dict[str, tuple[dict[str, Any], PositionOf | None]] = {}
+    stacks: dict[str, tuple[dict[str, Any], PositionOf | None, dict[str, str]]] = {}
     for finding in findings:
         stack = finding.stack.split("+")[-1]
-        if stack not in cache:
-            path = project_root / STACK_FILE.format(stack=stack)
-            config = (configs or {}).get(stack)
-            if config is None:
-                try:
-                    document = yaml.safe_load(path.read_text()) or {}
-                    raw = document.get("config") or {}
-                except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
-                    raw = {}
-                config = {k[len(_NS):]: v for k, v in raw.items() if isinstance(k, str) and k.startswith(_NS)}
-            cache[stack] = (config, stack_file_positions(path))
-        config, position_of = cache[stack]
-        urns = {r["name"]: r["urn"] for r in plans.get(stack, [])}
-        key = key_of(finding, config, stack, urns)
-        line, column = nearest_position(position_of, key) or (None, None)
+        if stack not in stacks:
+            config, position_of = _read(project_root / STACK_FILE.format(stack=stack))
+            stacks[stack] = (config, position_of, {r["name"]: r["urn"] for r in plans.get(stack, [])})
+        config, position_of, urns = stacks[stack]
+        key = key_of(finding, config, stack, urns, (keys or {}).get(finding.rule_id, ()))
+        line, column = (nearest_position(position_of, key) or nearest_position(position_of, TOP_KEY)
+                        or (None, None))
         located[finding] = Location(STACK_FILE.format(stack=stack), key, line, column)
     return located

@@ -1,11 +1,26 @@
-"""Policy config per stack: `policies/config/<stack>.json`, the file `pulumi preview
---policy-pack-config` takes, reconciled the way the Pulumi CLI reconciles it.
+"""Policy config per stack, two files in `policies/config/`:
 
-Shape: `{"all": "<level>", "<policy>": "<level>" | {"enforcementLevel": "<level>", "<property>": ...}}`.
-Reconciling (as the CLI's ReconcilePolicyPackConfig): each policy starts from its own level and its
-schema's defaults, then `all` sets every level, then each policy's entry overrides; the result is
-validated against each policy's config schema. Entries naming the gate's own rules (which the
-Analyzer protocol cannot express, see gate_rules.py) are read by the gate and ignored by the pack.
+- `<stack>.json`, the file `pulumi preview --policy-pack-config` takes: the pack's policies only;
+- `<stack>.gate.json`: the levels of the gate's own rules (gate_rules.py), which are no policy of the
+  pack and which the Pulumi CLI never reads. Without it, each gate rule is mandatory.
+
+Both have the CLI's shape: `{"all": "<level>", "<name>": "<level>" | {"enforcementLevel": "<level>",
+"<property>": ...}}`, and are reconciled as the CLI reconciles the first one (pulumi/pulumi,
+pkg/resource/analyzer/config.go: `ReconcilePolicyPackConfig` and `applyConfig`, then
+`validatePolicyPackConfig`/`validatePolicyConfig`): each policy starts from its own level and its
+schema's defaults, then `all` sets every level, then each entry sets its policy's level and merges
+its properties over the defaults; the result is validated against each policy's schema (`{"type":
+"object", "properties": ..., "required": ...}`, JSON Schema).
+
+Why the gate's rules are not in `<stack>.json`, and what the gate refuses on top of the CLI: the CLI
+keeps an entry that names no policy of the pack (`applyConfig` copies it into the result, and the
+validation walks the pack's policies only) and a property no schema declares (the schema it builds has
+no `additionalProperties: false`); pulumi-policy's `Configure` (pulumi_policy/policy.py) stores both
+and never reads them. So a misspelt name or property would silently configure nothing. And such an
+entry given as an object without `enforcementLevel` reaches the pack with level "", which the CLI's
+`analyzer.Configure` (sdk/go/common/resource/plugin/analyzer_plugin.go) refuses ("invalid enforcement
+level"): `pulumi preview` fails. Hence: every name of `<stack>.json` is a policy of the pack, every
+property is in that policy's schema, and the gate's rules have their own file.
 """
 
 from __future__ import annotations
@@ -17,6 +32,8 @@ from typing import Any, Iterable
 from .client import PolicyInfo
 
 VALID_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+ALL = "all"
+GATE_SUFFIX = ".gate.json"
 
 Reconciled = dict[str, tuple[str, dict[str, Any]]]
 
@@ -35,12 +52,22 @@ def config_path(stack: str, directory: Path | None = None) -> Path:
     return directory / f"{stack}.json"
 
 
+def gate_config_path(stack: str, directory: Path) -> Path:
+    """`<directory>/<stack>.gate.json`: the levels of the gate's own rules."""
+    return directory / f"{stack}{GATE_SUFFIX}"
+
+
 def load(stack: str, directory: Path | None = None) -> dict[str, Any]:
     path = config_path(stack, directory)
     try:
-        document = json.loads(path.read_text())
+        return _read(path)
     except FileNotFoundError:
         raise PolicyConfigError(f"no policy config for stack {stack!r}: create {path}") from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise PolicyConfigError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}") from None
     if not isinstance(document, dict):
@@ -49,6 +76,7 @@ def load(stack: str, directory: Path | None = None) -> dict[str, Any]:
 
 
 def _split(name: str, value: Any, where: str) -> tuple[str | None, dict[str, Any]]:
+    """(level or None, properties) of one entry, refused as the CLI's parsePolicyPackConfig refuses it."""
     if isinstance(value, str):
         if value not in VALID_LEVELS:
             raise PolicyConfigError(f"{where}: {name}: {value!r} is not an enforcement level ({', '.join(VALID_LEVELS)})")
@@ -62,33 +90,33 @@ def _split(name: str, value: Any, where: str) -> tuple[str | None, dict[str, Any
     raise PolicyConfigError(f"{where}: {name}: must be an enforcement level or an object")
 
 
-def reconcile(policies: Iterable[PolicyInfo], document: dict[str, Any], where: str,
-              extra_names: Iterable[str] = ()) -> Reconciled:
-    """Each known policy's (level, properties), as the CLI would send them with Configure."""
+def reconcile(policies: Iterable[PolicyInfo], document: dict[str, Any], where: str) -> Reconciled:
+    """Each policy's (level, properties), as the CLI would send them with Configure; refuses a name
+    that is no policy and a property that is in no schema (see the module's docstring)."""
     import jsonschema
 
     policies = list(policies)
-    known = {p.name for p in policies} | set(extra_names)
-    unknown = sorted(set(document) - known - {"all"})
-    if unknown:
-        raise PolicyConfigError(f"{where}: unknown policies {unknown}; the pack has: {', '.join(sorted(known))}")
+    by_name = {p.name: p for p in policies}
+    problems = [_unknown(name, where, by_name) for name in document if name != ALL and name not in by_name]
     result: Reconciled = {}
     for policy in policies:
         defaults = {k: v["default"] for k, v in policy.config_schema.items() if isinstance(v, dict) and "default" in v}
         result[policy.name] = (policy.enforcement, defaults)
-    if "all" in document:
-        level, _ = _split("all", document["all"], where)
+    if ALL in document:
+        level, _ = _split(ALL, document[ALL], where)
         if level:
             result = {name: (level, props) for name, (_, props) in result.items()}
     for name, value in document.items():
-        if name == "all":
-            continue
         level, props = _split(name, value, where)
-        base_level, base_props = result.get(name, (document_level(document), {}))
+        if name == ALL or name not in by_name:
+            continue
+        problems += [f"{where}: {name}.{prop}: not a property of this policy (it has: "
+                     f"{', '.join(sorted(by_name[name].config_schema)) or 'none'})"
+                     for prop in props if prop not in by_name[name].config_schema]
+        base_level, base_props = result[name]
         result[name] = (level or base_level, {**base_props, **props})
-    problems = []
     for policy in policies:
-        schema = {"type": "object", "properties": {**policy.config_schema}}
+        schema: dict[str, Any] = {"type": "object", "properties": {**policy.config_schema}}
         if policy.required:
             schema["required"] = list(policy.required)
         for error in jsonschema.Draft7Validator(schema).iter_errors(result[policy.name][1]):
@@ -99,16 +127,31 @@ def reconcile(policies: Iterable[PolicyInfo], document: dict[str, Any], where: s
     return result
 
 
-def document_level(document: dict[str, Any]) -> str:
-    """The level a rule not in the pack (a gate rule) gets when its entry sets none."""
-    all_level = document.get("all")
-    return all_level if isinstance(all_level, str) else "mandatory"
+def _unknown(name: str, where: str, policies: dict[str, PolicyInfo]) -> str:
+    from .gate_rules import GATE_RULES
+
+    if Path(where).name.endswith(GATE_SUFFIX) or name not in {rule.name for rule in GATE_RULES}:
+        return f"{where}: {name}: no such rule here; the rules are: {', '.join(sorted(policies))}"
+    return (f"{where}: {name}: a rule of the gate, not a policy of the pack (the Pulumi CLI would pass it to the "
+            f"pack for nothing): set its level in {Path(where).name.removesuffix('.json')}{GATE_SUFFIX}")
 
 
-def rule_level(document: dict[str, Any], name: str, where: str) -> str:
-    """The level of one gate rule from a policy config document, without the pack (its own entry, else `all`)."""
-    if name in document:
-        level, _ = _split(name, document[name], where)
-        if level:
-            return level
-    return document_level(document)
+def gate_policies() -> list[PolicyInfo]:
+    """The gate's own rules as the policies their config file is reconciled against: mandatory by default,
+    no properties."""
+    from .gate_rules import GATE_RULES
+
+    return [PolicyInfo(name=rule.name, description=f"{rule.id}: {rule.title}", enforcement="mandatory",
+                       severity=rule.severity, remediation=rule.remediation, tags=(rule.id,), checklist=rule.checklist,
+                       kind="stack", config_schema={}, required=()) for rule in GATE_RULES]
+
+
+def gate_levels(stack: str, directory: Path) -> dict[str, str]:
+    """The level of each gate rule in this stack: `<stack>.gate.json` reconciled as above (every rule
+    mandatory when the file is absent)."""
+    path = gate_config_path(stack, directory)
+    try:
+        document = _read(path)
+    except FileNotFoundError:
+        document = {}
+    return {name: level for name, (level, _) in reconcile(gate_policies(), document, str(path)).items()}

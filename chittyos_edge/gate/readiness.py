@@ -142,7 +142,8 @@ CHECKLIST: tuple[Item, ...] = (
     _m(C.DATA_ROLLBACK, OPS, "restore procedures written (README, Backups and restore: D1 Time Travel, backup archives; R2 has none) and rehearsed"),
     Item(C.BUDGET_ALERTS, ("CF-MON-010",)),
     _m(C.USAGE_TRACKING, OPS, "usage is tracked in Cloudflare's billing and analytics"),
-    Item(C.STAGING_VALIDATED, ("CF-ENV-002", "CF-ENV-003", "CF-ENV-005"), part="separated from production"),
+    Item(C.STAGING_VALIDATED, ("CF-ENV-002", "CF-ENV-003", "CF-ENV-004", "CF-ENV-005"),
+         part="separated from production, and adopting what runs instead of creating it again"),
     _m(C.STAGING_VALIDATED, QA, "the staging test run (smoke, load and integration tests)"),
     Item(C.PRODUCTION_SECRETS, ("CF-SEC-001",)),
     _m("Performance Validation (all items)", PERF, "load and latency tests against the deployed estate"),
@@ -173,10 +174,11 @@ def _levels(stack: str, project: Any) -> dict[str, tuple[str, dict[str, Any]]]:
                         required=r.required) for r in RULES]
     document = policy_config.load(stack, project.policy_config_dir)
     where = str(policy_config.config_path(stack, project.policy_config_dir))
-    reconciled = policy_config.reconcile(infos, document, where, extra_names=[g.name for g in GATE_RULES])
+    reconciled = policy_config.reconcile(infos, document, where)
     levels = {info.rule_id: reconciled[info.name] for info in infos}
+    gate_levels = policy_config.gate_levels(stack, project.policy_config_dir)
     for rule in GATE_RULES:
-        levels[rule.id] = reconciled.get(rule.name, (policy_config.document_level(document), {}))
+        levels[rule.id] = (gate_levels[rule.name], {})
     return levels
 
 

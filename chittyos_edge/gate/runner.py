@@ -19,7 +19,8 @@ from ..project import Project
 from . import policy_config
 from .client import Diagnostic, PolicyInfo, PolicyPackProcess
 from .findings import Finding, GateReport, StackResult
-from .gate_rules import GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems, shared_identifiers
+from .gate_rules import (ADOPTS_WHAT_RUNS, GATE_RULES, NO_SHARED_IDS, RETAINED, GateRule, retained_problems,
+                         shared_identifiers)
 from .sources import StackInput, from_plan, from_plan_file, from_state_file
 
 
@@ -64,6 +65,24 @@ def _gate_finding(stack: str, rule: GateRule, level: str, message: str, urn: str
                    checklist=rule.checklist, source="gate")
 
 
+def adoption_collisions(stack: StackInput, project: Project) -> list[tuple[str, str]]:
+    """CF-ENV-004 over one plan, with the project's inventory and stack file of that stack."""
+    from ..config import ConfigError
+    from ..inventory import load
+    from ..inventory.command import stack_settings
+    from ..plan.runtime import PlanError
+    from .collisions import collision_problems
+
+    inventory = load(stack.stack, project.root)
+    if inventory is None:
+        return []
+    try:
+        settings = stack_settings(stack.stack, project)
+    except (ConfigError, PlanError):
+        settings = None  # a saved plan whose stack file is broken: findings still name the live objects
+    return list(collision_problems(stack, inventory, settings))
+
+
 class Gate:
     """One gate run over several stacks with one pack process."""
 
@@ -73,24 +92,24 @@ class Gate:
         self.config_dir = config_dir or Project.discover().policy_config_dir
         name, version, policies = pack.info()
         self.report = GateReport(pack=name, version=version, project_root=project_root)
+        self.project_root = project_root
         self.policies = {p.name: p for p in policies}
         self.report.rules = [
             {"id": p.rule_id, "policy": p.name, "title": _title(p.description, p.rule_id), "severity": p.severity,
              "checklist": p.checklist, "remediation": p.remediation, "source": "pack"} for p in policies
         ] + [rule.info() for rule in GATE_RULES]
+        # rule id -> the stack-file keys its fix changes, where findings point (locations.py)
+        self.keys = {p.rule_id: p.keys for p in policies} | {rule.id: rule.keys for rule in GATE_RULES}
         self._configs: dict[str, dict[str, Any]] = {}
 
     def _config(self, stack: str) -> tuple[policy_config.Reconciled, dict[str, str], list[str]]:
         document = policy_config.load(stack, self.config_dir)
         where = str(policy_config.config_path(stack, self.config_dir))
-        reconciled = policy_config.reconcile(self.policies.values(), document, where,
-                                             extra_names=[r.name for r in GATE_RULES])
-        gate_levels = {r.name: reconciled.get(r.name, (policy_config.document_level(document), {}))[0]
-                       for r in GATE_RULES}
-        literal_ids = sorted({value for _, props in reconciled.values()
+        pack_config = policy_config.reconcile(self.policies.values(), document, where)
+        gate_levels = policy_config.gate_levels(stack, self.config_dir)
+        literal_ids = sorted({value for _, props in pack_config.values()
                               for value in props.get("allowedLiteralIds", []) or []})
         self._configs[stack] = {"levels": gate_levels, "literalIds": literal_ids}
-        pack_config = {name: value for name, value in reconciled.items() if name in self.policies}
         return pack_config, gate_levels, literal_ids
 
     def check(self, stack: StackInput) -> list[Finding]:
@@ -103,11 +122,18 @@ class Gate:
         if level in ("mandatory", "advisory"):
             findings += [_gate_finding(stack.stack, RETAINED, level, message, urn)
                          for urn, message in retained_problems(stack)]
+        level = gate_levels[ADOPTS_WHAT_RUNS.name]
+        if level in ("mandatory", "advisory") and not stack.origin.startswith("state file"):
+            findings += [_gate_finding(stack.stack, ADOPTS_WHAT_RUNS, level, message, urn)
+                         for urn, message in adoption_collisions(stack, self._project())]
         enabled = sum(1 for level, _ in pack_config.values() if level != "disabled")
         levels = {name: level for name, (level, _) in pack_config.items()} | gate_levels
         self.report.stacks.append(StackResult(stack.stack, stack.origin, len(stack.resources), enabled, levels))
         self.report.findings += findings
         return findings
+
+    def _project(self) -> Project:
+        return Project.at(self.project_root) if self.project_root else Project.discover()
 
     def cross_check(self, first: StackInput, second: StackInput) -> list[Finding]:
         levels = [self._configs[s.stack]["levels"][NO_SHARED_IDS.name] for s in (first, second)]
@@ -169,7 +195,8 @@ def run_gate(sources: list[Source], *, project: Project | None = None,
                 diff = diff() if callable(diff) else diff
                 gate.report.findings += diff.findings
                 gate.report.diffed = [changes.stack for changes in diff.stacks]
-            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root)
+            gate.report.locations = locate(gate.report.findings, {s.stack: s.resources for s in inputs}, project.root,
+                                           keys=gate.keys)
             gate.report.seconds = time.monotonic() - started_at
             return gate.report
         finally:

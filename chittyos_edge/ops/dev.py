@@ -33,7 +33,7 @@ def register(commands) -> None:
         formatter_class=HELP_FORMATTER,
         epilog=epilog(
             ["chittyos-edge dev -s staging --service project-awareness          # http://127.0.0.1:8787",
-             "chittyos-edge dev -s staging --service chittyconnect --port 8788",
+             "chittyos-edge dev -s staging --service chittyconnect --bundle workers/chittyconnect/worker.mjs --port 8788",
              "chittyos-edge dev -s production --service chittyconnect --print-config"],
             ["wrangler's own exit status once it stops", "2  usage or config error, or a failed D1 migration"]))
     add_stack(parser, repeatable=False, what="the stack whose service to run")
@@ -44,6 +44,9 @@ def register(commands) -> None:
                         help="devtools port (default: a free one; wrangler's 9229 is often taken)")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="folder of the local stores (default: .chittyos-edge/local/<stack> in the project)")
+    parser.add_argument("--bundle", metavar="PATH",
+                        help="run this ES-module bundle instead of the service's own (required when the service "
+                             "runs live code, which is not in this project), e.g. workers/<service>/worker.mjs")
     parser.add_argument("--print-config", action="store_true",
                         help="print the generated wrangler config (JSON) and exit")
     parser.set_defaults(handler=_dev_command)
@@ -55,11 +58,11 @@ def _dev_command(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} {port}: use a port between 1 and 65535")
     view = load(one_stack(args, args.project), args.project)
     if args.print_config:
-        sys.stdout.write(json.dumps(worker_config(view, args.service), indent=2) + "\n")
+        sys.stdout.write(json.dumps(worker_config(view, args.service, args.bundle), indent=2) + "\n")
         return EXIT_OK
     state = Path(args.state_dir).resolve() if args.state_dir else default_state_dir(view)
     command, workdir = prepare(view, args.service, state, ip=args.ip, port=args.port,
-                               inspector_port=args.inspector_port)
+                               inspector_port=args.inspector_port, bundle=args.bundle)
     print(f"chittyos-edge: {args.service} of {view.stack} on http://{args.ip}:{args.port} "
           f"(stores in {state})", file=sys.stderr, flush=True)
     process = subprocess.Popen(command, cwd=workdir, env=wrangler.environment(non_interactive=False),
@@ -75,10 +78,10 @@ def _dev_command(args: argparse.Namespace) -> int:
 
 
 def prepare(view: StackView, service: str, state: Path, *, ip: str = "127.0.0.1", port: int = 8787,
-            inspector_port: int = 0) -> tuple[list[str], Path]:
+            inspector_port: int = 0, bundle: str | None = None) -> tuple[list[str], Path]:
     """Write the service's wrangler config and .dev.vars under `state`, apply the D1 migrations to the
     local databases; the `wrangler dev` command line to run (in the returned folder)."""
-    table = worker_config(view, service)
+    table = worker_config(view, service, bundle)
     workdir = state / service
     config = wrangler.write_config(workdir / "wrangler.json", table)
     # wrangler dev reads secrets from .dev.vars beside its config.

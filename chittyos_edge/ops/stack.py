@@ -84,14 +84,31 @@ def migration_steps(host) -> list[dict[str, Any]]:
     return steps
 
 
-def worker_config(view: StackView, key: str) -> dict[str, Any]:
+def bundle_to_run(view: StackView, key: str, bundle: str | None = None) -> Path:
+    """The bundle a local run executes: `bundle` when given, else the service's build or reference
+    bundle. A service running live code has none in this repo: the caller must name one."""
+    config, _ = view.service(key)
+    chosen = bundle or config.code.bundle
+    if chosen is None:
+        raise UsageError(f"services.{key}.code.source is {config.code.source.value}: its code runs in the account "
+                         f"and is not in this project; pass --bundle PATH (the application's build, or "
+                         f"workers/{key}/worker.mjs, the reference bundle)")
+    path = (view.project / chosen) if not Path(chosen).is_absolute() else Path(chosen)
+    if not path.is_file():
+        raise UsageError(f"--bundle {chosen}: no such file under {view.project}"
+                         + (f" (services.{key}.code.fetch puts it there: {config.code.fetch})"
+                            if not bundle and config.code.fetch else ""))
+    return path
+
+
+def worker_config(view: StackView, key: str, bundle: str | None = None) -> dict[str, Any]:
     """A complete wrangler config of one service: the outputs' bindings plus what wrangler needs to run it
     (the bundle, the Durable Object migrations, the crons, each D1 database's migrations folder)."""
     from ..outputs.render import wrangler_env
 
     config, outputs = view.service(key)
     table = wrangler_env(outputs)
-    table["main"] = str(view.project / config.bundle)
+    table["main"] = str(bundle_to_run(view, key, bundle))
     host = next((h for h in view.settings.durable_objects.values() if h.host_service == key), None)
     if host is not None:
         table["migrations"] = migration_steps(host)

@@ -2,9 +2,10 @@
 
 A rule is a CrossGuard policy plus the metadata the readiness checklist needs: a stable id
 (`CF-TLS-001`), a severity, remediation steps and the item of the production readiness checklist
-it enforces (`checklist.py`). The id and the checklist item travel in the policy's `tags` and `framework`, so any client of
-the Analyzer protocol (the Pulumi CLI, `chittyos-edge gate`) can read them from
-`GetAnalyzerInfo`.
+it enforces (`checklist.py`), and the stack-file key its fix changes (`key`). The id, the key and the
+checklist item travel in the policy's `tags` (`CF-TLS-001`, `key:edgeSecurity.tls.minTlsVersion`) and
+`framework`, so any client of the Analyzer protocol (the Pulumi CLI, `chittyos-edge gate`) can read them
+from `GetAnalyzerInfo`; the gate points each finding at that key's line of the stack file.
 
 Unknown values: `pulumi_policy` turns a read of a value that is unknown during preview into an
 advisory "can't run policy during preview" and moves on. Here such a read becomes a finding of
@@ -35,12 +36,18 @@ CHECKLIST_VERSION = "1.0.0"
 CHECKLIST_SOURCE = "ChittyOS Project Awareness - Production Readiness Checklist (August 30, 2025)"
 UNKNOWN_PREFIX = "[unknown at preview]"
 ANY_CLAUSE = "*"  # in `waivable`: the stack may name any clause (a Worker, a class)
+KEY_TAG = "key:"  # a policy's tag naming a stack-file key its fix changes
+ENTRY = "<entry>"  # in a key: the config entry the finding's resource comes from (`r2Buckets.<entry>.lifecycle`)
 
 # ---- type tokens (the v6 names; see /work/shared/reference/cloudflare-v6.md) ----------------
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 ZONE_DNSSEC = "cloudflare:index/zoneDnssec:ZoneDnssec"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+WORKER = "cloudflare:index/worker:Worker"
+WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+# Resources that carry a Worker's code and bindings: the one-shot script, or a version of the split API.
+CODE_TYPES = (WORKERS_SCRIPT, WORKER_VERSION)
 WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
 WORKERS_CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
@@ -89,6 +96,11 @@ class Rule:
     `title` and `remediation` default to the check's docstring: its first line, then the rest. A
     rule may let a stack waive named clauses (`waivable`) in its policy config, with a reason; a
     waived clause is skipped by the check and shown as `waived` by `chittyos-edge readiness`.
+
+    `key` is the stack-file key (namespace stripped) the rule's fix changes: a path such as
+    `dataProtection.protect`, or one under the finding's config entry, `r2Buckets.<entry>.lifecycle`
+    (`<entry>` alone: the entry itself). A tuple lists alternatives, the first that fits the finding's
+    resource first (a Worker's `services.<entry>.vars`, else the resource's own entry).
     """
 
     id: str
@@ -102,8 +114,11 @@ class Rule:
     title: str = ""
     remediation: str = ""
     waivable: tuple[str, ...] = ()
+    key: str | tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.keys or not all(self.keys):
+            raise ValueError(f"{self.id}: a rule names the stack-file key its fix changes (key=...)")
         doc = inspect.cleandoc(self.check.__doc__ or "")
         first, _, rest = doc.partition("\n\n")
         if not self.title:
@@ -114,6 +129,10 @@ class Rule:
     @property
     def description(self) -> str:
         return f"{self.id}: {self.title}"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     @property
     def schema(self) -> dict[str, Mapping[str, Any]]:
@@ -137,7 +156,7 @@ class Rule:
             display_name=f"{self.id} {self.title}",
             severity=self.severity,
             remediation_steps=self.remediation,
-            tags=[self.id, f"checklist:{self.checklist}"],
+            tags=[self.id, f"checklist:{self.checklist}", *(KEY_TAG + key for key in self.keys)],
             framework=PolicyComplianceFramework(
                 name=CHECKLIST, version=CHECKLIST_VERSION, reference=self.checklist,
                 specification=CHECKLIST_SOURCE),

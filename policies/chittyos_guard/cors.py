@@ -78,7 +78,9 @@ def _r2_methods(args: Any, report: ReportViolation) -> None:
 
 
 RULES = [
-    Rule("CF-CORS-001", "r2-cors-no-wildcard", Severity.HIGH, C.R2_CORS, _r2_cors),
-    Rule("CF-CORS-002", "worker-cors-no-wildcard", Severity.HIGH, C.CORS_ORIGINS, _worker_cors),
-    Rule("CF-CORS-003", "r2-cors-methods-restricted", Severity.MEDIUM, C.CORS_METHODS, _r2_methods),
+    Rule("CF-CORS-001", "r2-cors-no-wildcard", Severity.HIGH, C.R2_CORS, _r2_cors, key="r2Buckets.<entry>.cors"),
+    Rule("CF-CORS-002", "worker-cors-no-wildcard", Severity.HIGH, C.CORS_ORIGINS, _worker_cors,
+         key=("services.<entry>.vars", "<entry>")),  # an Access application's CORS: its own entry (tunnel.access)
+    Rule("CF-CORS-003", "r2-cors-methods-restricted", Severity.MEDIUM, C.CORS_METHODS, _r2_methods,
+         key="r2Buckets.<entry>.cors"),
 ]

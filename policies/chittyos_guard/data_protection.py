@@ -77,8 +77,10 @@ _ACKNOWLEDGED = {"acknowledgedDeletedClasses": {
     "description": "'<script>:<Class>' (or '<Class>') whose deletion, with all its data, is accepted."}}
 
 RULES = [
-    Rule("CF-DATA-001", "stateful-resources-protected", Severity.CRITICAL, C.DATA_ROLLBACK, _protected, scope="stack"),
+    Rule("CF-DATA-001", "stateful-resources-protected", Severity.CRITICAL, C.DATA_ROLLBACK, _protected, scope="stack",
+         key="dataProtection.protect"),
     Rule("CF-DO-001", "durable-object-deletion-acknowledged", Severity.CRITICAL, C.DO_MIGRATIONS, _deletions_acknowledged,
-         config=_ACKNOWLEDGED),
-    Rule("CF-Q-001", "queue-consumers-dead-letter", Severity.HIGH, C.ERROR_SCENARIOS, _dead_letters),
+         config=_ACKNOWLEDGED, key="durableObjects.<entry>.migrations"),
+    Rule("CF-Q-001", "queue-consumers-dead-letter", Severity.HIGH, C.ERROR_SCENARIOS, _dead_letters,
+         key="services.<entry>.queueConsumers"),
 ]

@@ -15,6 +15,7 @@ from ._zones import managed_zones
 
 PROXYABLE = ("A", "AAAA", "CNAME")
 WILDCARD_RISK = ("A", "AAAA", "CNAME", "MX", "SRV")
+TUNNEL_RECORD = "tunnel.hostname"
 
 
 def _proxied(args: Any, report: ReportViolation) -> None:
@@ -62,8 +63,10 @@ def _caa(args: Any, report: ReportViolation) -> None:
 
 
 RULES = [
-    Rule("CF-DNS-002", "dns-records-proxied", Severity.HIGH, C.SSL_VALID, _proxied),
-    Rule("CF-DNS-003", "dns-no-wildcard-records", Severity.MEDIUM, C.PRIMARY_DOMAIN, _no_wildcard),
+    # The program's DNS records are the tunnel's (tunnel.hostname); CAA records have no key yet: the zone's.
+    Rule("CF-DNS-002", "dns-records-proxied", Severity.HIGH, C.SSL_VALID, _proxied, key=("<entry>", TUNNEL_RECORD)),
+    Rule("CF-DNS-003", "dns-no-wildcard-records", Severity.MEDIUM, C.PRIMARY_DOMAIN, _no_wildcard,
+         key=("<entry>", TUNNEL_RECORD)),
     Rule("CF-DNS-004", "zone-caa-records", Severity.MEDIUM, C.CAA, _caa, scope="stack",
-         config={"requireManagedZone": REQUIRE_ZONE_SCHEMA}, waivable=("undeclared",)),
+         config={"requireManagedZone": REQUIRE_ZONE_SCHEMA}, waivable=("undeclared",), key="zone"),
 ]

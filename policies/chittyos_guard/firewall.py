@@ -28,6 +28,11 @@ from ._zones import managed_zones, zone_rulesets
 ENFORCING = ("block", "challenge", "js_challenge", "managed_challenge")
 CHALLENGES = ("challenge", "js_challenge", "managed_challenge")
 _ZONE = {"requireManagedZone": REQUIRE_ZONE_SCHEMA}
+# The stack-file keys the rules' fixes change.
+WAF = "edgeSecurity.wafCustomRules"
+MANAGED_KEY = "edgeSecurity.managedRulesets"
+RATE_LIMITS = "edgeSecurity.rateLimits"
+CACHE_RULES = "edgeSecurity.cacheRules"
 
 
 def _rules_in(args: Any, report: ReportViolation, zone: str, phases: tuple[str, ...]) -> Iterator[tuple[Any, Any]]:
@@ -89,13 +94,14 @@ class ManagedRuleset:
             if bare or problems:
                 detail = "; ".join(problems) or f"no enabled rule executes it for {', '.join(bare)}"
                 report(f"zone {zone}: the {self.label} ({self.ruleset_id}) is not enforcing: {detail}; list it in "
-                       "edgeSecurity.managedRulesets without log or disabling overrides",
+                       f"{MANAGED_KEY} without log or disabling overrides",
                        _first_urn(args, zone, phases))
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
+                    key=MANAGED_KEY,
                     title=f"The {self.label} runs, enabled and enforcing (not in log mode), on every managed zone.",
-                    remediation=f"List the {self.label} ({self.ruleset_id}) in edgeSecurity.managedRulesets; never "
+                    remediation=f"List the {self.label} ({self.ruleset_id}) in {MANAGED_KEY}; never "
                                 "override it with enabled: false or action: log.")
 
 
@@ -111,7 +117,7 @@ class CustomRule:
     needles: tuple[str, ...]  # what its expression must test (fields, header names, methods)
     actions: tuple[str, ...]
     what: str
-    where: str
+    key: str  # the stack-file key that declares the rule
 
     def check(self, args: Any, report: ReportViolation) -> None:
         phases = ("http_request_firewall_custom", "http_ratelimit")
@@ -123,13 +129,13 @@ class CustomRule:
             if not any(rule.get("action") in self.actions for rule in candidates):
                 near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
                 near = near or f"none tests {', '.join(self.needles)}"
-                report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near}); add it to {self.where} "
+                report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near}); add it to {self.key} "
                        f"with action {' or '.join(self.actions)}", _first_urn(args, zone, phases))
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
-                    title=f"A WAF rule {self.what} ({self.path}, action {'/'.join(self.actions)}).",
-                    remediation=f"Declare the rule in {self.where}: an expression matching {self.path} that tests "
+                    key=self.key, title=f"A WAF rule {self.what} ({self.path}, action {'/'.join(self.actions)}).",
+                    remediation=f"Declare the rule in {self.key}: an expression matching {self.path} that tests "
                                 f"{', '.join(self.needles)}, with action {' or '.join(self.actions)}.")
 
 
@@ -176,7 +182,7 @@ class Endpoint:
                 if not covering and (problems or not waived):
                     detail = "; ".join(problems) or "no rule's expression matches every request of it"
                     report(f"zone {zone}: no enabled rate limit holds {path} to {ceiling} requests/minute per client "
-                           f"({detail}); add one to edgeSecurity.rateLimits",
+                           f"({detail}); add one to {RATE_LIMITS}",
                            _first_urn(args, zone, ("http_ratelimit",)))
 
     def rule(self) -> Rule:
@@ -185,9 +191,9 @@ class Endpoint:
                   "paths": {"type": "array", "items": {"type": "string"}, "default": [self.path],
                             "description": "Request paths the limit must cover."}}
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
-                    config={**_ZONE, **schema}, waivable=("undeclared",),
+                    config={**_ZONE, **schema}, waivable=("undeclared",), key=RATE_LIMITS,
                     title=f"{self.path} is rate-limited per client, enforced, at {self.ceiling} requests/minute or less.",
-                    remediation=f"Add an edgeSecurity.rateLimits entry whose expression matches {self.path}, counted "
+                    remediation=f"Add an {RATE_LIMITS} entry whose expression matches {self.path}, counted "
                                 f"per cf.colo.id and ip.src, action block or a challenge (log is not a limit), at most "
                                 f"{self.ceiling} requests per minute.")
 
@@ -222,7 +228,6 @@ PRIVATE_PATHS = ["/api/sessions/", "/api/auth/", "/ws"]
 BYPASSES = ("http.cookie",)  # the report's bypass_on_cookie: a limit with it still counts
 AI_AGENTS = ("http.user_agent",)
 H, CRIT = Severity.HIGH, Severity.CRITICAL
-WAF = "edgeSecurity.wafCustomRules"
 
 MANAGED = (
     ManagedRuleset("CF-WAF-001", "zone-managed-waf-on", CRIT, C.SQL_INJECTION, "efb7b8c949ac4650a09736fc376e9aee", "Cloudflare Managed Ruleset"),
@@ -247,6 +252,7 @@ RULES = [
     *(row.rule() for row in CUSTOM),
     *(row.rule() for row in ENDPOINTS),
     Rule("CF-CACHE-001", "cache-rules-never-share-private-paths", CRIT, C.CACHE_KEYS, _private_paths, scope="stack",
+         key=CACHE_RULES,
          config={**_ZONE, "privatePaths": {"type": "array", "items": {"type": "string"}, "default": PRIVATE_PATHS,
                                            "description": "Paths whose responses belong to one user."}}),
 ]

@@ -48,5 +48,5 @@ def _pools(args: Any, report: ReportViolation) -> None:
 
 RULES = [
     Rule("CF-LB-001", "load-balancer-pools-monitored", Severity.HIGH, C.LOAD_BALANCING, _pools, scope="stack",
-         waivable=("unservedOrigins",)),
+         waivable=("unservedOrigins",), key="loadBalancing.pools"),
 ]

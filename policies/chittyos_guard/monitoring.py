@@ -23,6 +23,7 @@ from ._rule import (
 )
 
 HEALTH_ALERT = "health_check_status_notification"
+CHECKS_KEY, ALERTS_KEY = "monitoring.healthChecks", "monitoring.alerts"  # the stack-file keys the fixes change
 
 
 def _checked_hosts(check: Any) -> set[str]:
@@ -248,7 +249,7 @@ class Alert:
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
-                    waivable=("undeclared",), title=f"An enabled alert for {self.what} reaches {self.to}.",
+                    waivable=("undeclared",), key=ALERTS_KEY, title=f"An enabled alert for {self.what} reaches {self.to}.",
                     remediation=f"Add a monitoring.alerts entry of alertType {' or '.join(self.types)}"
                                 f"{f' (or named *{self.named}*)' if self.named else ''} routed to {self.to}; a stack "
                                 "whose zone plan has no such alert waives `undeclared` with the stand-in it uses.")
@@ -288,11 +289,15 @@ ALERTS = (
 )
 
 RULES = [
-    Rule("CF-MON-001", "public-hostnames-health-checked", H, C.HC_PRIMARY, _health_checks, scope="stack"),
-    Rule("CF-MON-002", "health-check-failures-notified", H, C.SERVICE_DOWN, _alert_routes, scope="stack"),
-    Rule("CF-MON-003", "health-checks-probe-as-specified", H, C.HC_API, _probes, scope="stack", config=_PROBES),
-    Rule("CF-MON-004", "listed-health-checks-exist", H, C.HC_WEBSOCKET, _listed_checks, scope="stack", config=_LISTED),
-    Rule("CF-MON-005", "critical-alerts-page-pagerduty", H, C.PAGERDUTY, _paged, scope="stack", config=_CRITICAL),
-    Rule("CF-MON-006", "alert-policies-live", H, C.SLACK, _alerts_live, scope="stack"),
+    Rule("CF-MON-001", "public-hostnames-health-checked", H, C.HC_PRIMARY, _health_checks, scope="stack", key=CHECKS_KEY),
+    Rule("CF-MON-002", "health-check-failures-notified", H, C.SERVICE_DOWN, _alert_routes, scope="stack", key=ALERTS_KEY),
+    # A load-balancer monitor probes too: its own entry (loadBalancing.monitor).
+    Rule("CF-MON-003", "health-checks-probe-as-specified", H, C.HC_API, _probes, scope="stack", config=_PROBES,
+         key=(CHECKS_KEY, "<entry>")),
+    Rule("CF-MON-004", "listed-health-checks-exist", H, C.HC_WEBSOCKET, _listed_checks, scope="stack", config=_LISTED,
+         key=CHECKS_KEY),
+    Rule("CF-MON-005", "critical-alerts-page-pagerduty", H, C.PAGERDUTY, _paged, scope="stack", config=_CRITICAL,
+         key=ALERTS_KEY),
+    Rule("CF-MON-006", "alert-policies-live", H, C.SLACK, _alerts_live, scope="stack", key=ALERTS_KEY),
     *(alert.rule() for alert in ALERTS),
 ]

@@ -107,7 +107,10 @@ _RETENTION = {"buckets": {"type": "object", "additionalProperties": _ROW, "defau
                                    "description": "Fewest days any other bucket keeps its objects."}}
 
 RULES = [
-    Rule("CF-R2-001", "r2-buckets-have-lifecycle", Severity.MEDIUM, C.R2_LIFECYCLE, _lifecycles, scope="stack"),
-    Rule("CF-R2-002", "r2-no-public-dev-url", Severity.HIGH, C.R2_PUBLIC, _no_public_dev_url),
-    Rule("CF-R2-003", "r2-retention-and-archival", Severity.HIGH, C.R2_ARCHIVAL, _retention, "stack", _RETENTION),
+    Rule("CF-R2-001", "r2-buckets-have-lifecycle", Severity.MEDIUM, C.R2_LIFECYCLE, _lifecycles, scope="stack",
+         key="r2Buckets.<entry>.lifecycle"),
+    Rule("CF-R2-002", "r2-no-public-dev-url", Severity.HIGH, C.R2_PUBLIC, _no_public_dev_url,
+         key="r2Buckets.<entry>.publicDevUrl"),
+    Rule("CF-R2-003", "r2-retention-and-archival", Severity.HIGH, C.R2_ARCHIVAL, _retention, "stack", _RETENTION,
+         key="r2Buckets.<entry>.lifecycle"),
 ]

@@ -93,5 +93,7 @@ def _plain_secrets(args: Any, report: ReportViolation) -> None:
 
 
 RULES = [
-    Rule("CF-SEC-001", "no-secret-in-plain-text", Severity.CRITICAL, C.API_KEYS, _plain_secrets),
+    # A Worker's plain values are its vars; any other resource's come from its own entry.
+    Rule("CF-SEC-001", "no-secret-in-plain-text", Severity.CRITICAL, C.API_KEYS, _plain_secrets,
+         key=("services.<entry>.vars", "<entry>")),
 ]

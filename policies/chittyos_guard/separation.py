@@ -226,8 +226,12 @@ _VARS = {**_SCHEMA, **_FOREIGN}
 H, CRIT = Severity.HIGH, Severity.CRITICAL
 
 RULES = [
-    Rule("CF-ENV-001", "bindings-resolve-in-stack", CRIT, C.KV_IDS, _bindings_resolve, "stack", _SCHEMA, _ENV),
-    Rule("CF-ENV-002", "stateful-names-carry-environment", H, C.STAGING_VALIDATED, _names_carry_environment, "stack", _SCHEMA, _ENV),
-    Rule("CF-ENV-005", "hostnames-served-by-this-environment", CRIT, C.CUSTOM_DOMAINS, _served_here, "stack", _HOSTS, _ENV),
-    Rule("CF-ENV-006", "worker-vars-stay-in-environment", H, C.WORKER_VARS, _vars_stay_here, "stack", _VARS, _ENV),
+    Rule("CF-ENV-001", "bindings-resolve-in-stack", CRIT, C.KV_IDS, _bindings_resolve, "stack", _SCHEMA, _ENV,
+         key=("services.<entry>.bindings", "services.<entry>.queueConsumers")),
+    Rule("CF-ENV-002", "stateful-names-carry-environment", H, C.STAGING_VALIDATED, _names_carry_environment, "stack", _SCHEMA, _ENV,
+         key="<entry>"),
+    Rule("CF-ENV-005", "hostnames-served-by-this-environment", CRIT, C.CUSTOM_DOMAINS, _served_here, "stack", _HOSTS, _ENV,
+         key=("<entry>", "services.<entry>.customDomains")),
+    Rule("CF-ENV-006", "worker-vars-stay-in-environment", H, C.WORKER_VARS, _vars_stay_here, "stack", _VARS, _ENV,
+         key="services.<entry>.vars"),
 ]

@@ -162,10 +162,14 @@ _INCLUDES = {"forbiddenIncludes": {"type": "array", "items": {"type": "string"},
                                    "description": "Access include selectors that admit too much."}}
 
 RULES = [
-    Rule("CF-TUN-001", "tunnel-ingress-catch-all", H, C.ACCESS_CONTROL, _catch_all),
-    Rule("CF-TUN-002", "tunnel-hostnames-behind-access", CRIT, C.ACCESS_CONTROL, _behind_access, scope="stack"),
-    Rule("CF-TUN-003", "tunnel-origin-checks-access", H, C.ACCESS_CONTROL, _origin_checks_access),
-    Rule("CF-TUN-004", "access-policies-admit-named-identities", CRIT, C.ACCESS_CONTROL, _admits, scope="stack", config=_INCLUDES),
-    Rule("CF-TUN-005", "access-sessions-short-cookies-safe", H, C.SESSION_TIMEOUT, _sessions, scope="stack", config=_LIMITS),
-    Rule("CF-TUN-006", "service-tokens-expire-and-alert", H, C.TOKEN_EXPIRY, _service_tokens, scope="stack", config=_TOKENS),
+    Rule("CF-TUN-001", "tunnel-ingress-catch-all", H, C.ACCESS_CONTROL, _catch_all, key="tunnel.ingress"),
+    Rule("CF-TUN-002", "tunnel-hostnames-behind-access", CRIT, C.ACCESS_CONTROL, _behind_access, scope="stack",
+         key="tunnel.access"),
+    Rule("CF-TUN-003", "tunnel-origin-checks-access", H, C.ACCESS_CONTROL, _origin_checks_access, key="tunnel.ingress"),
+    Rule("CF-TUN-004", "access-policies-admit-named-identities", CRIT, C.ACCESS_CONTROL, _admits, scope="stack",
+         config=_INCLUDES, key="tunnel.access"),
+    Rule("CF-TUN-005", "access-sessions-short-cookies-safe", H, C.SESSION_TIMEOUT, _sessions, scope="stack",
+         config=_LIMITS, key="tunnel.access.sessionDuration"),
+    Rule("CF-TUN-006", "service-tokens-expire-and-alert", H, C.TOKEN_EXPIRY, _service_tokens, scope="stack",
+         config=_TOKENS, key="tunnel.access.serviceTokens"),
 ]

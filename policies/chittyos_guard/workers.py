@@ -184,12 +184,20 @@ _CLASSES = {"requiredClasses": _names(REQUIRED_CLASSES, "Durable Object classes 
 H, M, ANY = Severity.HIGH, Severity.MEDIUM, (ANY_CLAUSE,)
 
 RULES = [
-    Rule("CF-WRK-001", "worker-nodejs-compatibility", M, C.COMPAT_FLAGS, _compatibility, scope="stack", config=_FLAGS),
-    Rule("CF-WRK-002", "worker-cpu-limits", M, C.WORKER_LIMITS, _cpu_limits, scope="stack", config=_CPU),
-    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack", waivable=ANY),
-    Rule("CF-WRK-004", "worker-observability-on", M, C.ERROR_TRACKING, _observability, scope="stack", config=_SAMPLING),
-    Rule("CF-WRK-005", "worker-custom-domains-served", H, C.PRIMARY_DOMAIN, _custom_domains, scope="stack", config=_HOSTNAMES),
-    Rule("CF-WRK-006", "worker-routes-served", M, C.API_SUBDOMAIN, _routes, scope="stack", config=_ROUTES),
-    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack", config=_CLASSES, waivable=ANY),
-    Rule("CF-AE-001", "analytics-datasets-bound", M, C.AE_DATASETS, _datasets, scope="stack", waivable=DATASET_KINDS),
+    Rule("CF-WRK-001", "worker-nodejs-compatibility", M, C.COMPAT_FLAGS, _compatibility, scope="stack", config=_FLAGS,
+         key="services.<entry>.compatibilityFlags"),
+    Rule("CF-WRK-002", "worker-cpu-limits", M, C.WORKER_LIMITS, _cpu_limits, scope="stack", config=_CPU,
+         key="services.<entry>.cpuMs"),
+    Rule("CF-WRK-003", "worker-not-on-workers-dev", H, C.CUSTOM_DOMAINS, _no_workers_dev, scope="stack", waivable=ANY,
+         key="services.<entry>.workersDev"),
+    Rule("CF-WRK-004", "worker-observability-on", M, C.ERROR_TRACKING, _observability, scope="stack", config=_SAMPLING,
+         key="services.<entry>.observability"),
+    Rule("CF-WRK-005", "worker-custom-domains-served", H, C.PRIMARY_DOMAIN, _custom_domains, scope="stack",
+         config=_HOSTNAMES, key="services.<entry>.customDomains"),
+    Rule("CF-WRK-006", "worker-routes-served", M, C.API_SUBDOMAIN, _routes, scope="stack", config=_ROUTES,
+         key="services.<entry>.routes"),
+    Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack",
+         config=_CLASSES, waivable=ANY, key="durableObjects.<entry>.classes"),
+    Rule("CF-AE-001", "analytics-datasets-bound", M, C.AE_DATASETS, _datasets, scope="stack", waivable=DATASET_KINDS,
+         key="services.<entry>.bindings"),
 ]

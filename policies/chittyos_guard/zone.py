@@ -4,8 +4,8 @@ compression, and the security response headers.
 Each row is data: rule id and name, severity, checklist item, where the value lives (a
 `ZoneSetting`, `ZoneDnssec`, `UniversalSslSetting`, `BotManagement`, or a response header set
 by the `http_response_headers_transform` ruleset), what it must be, what an undeclared value
-means, and the stack-file key that sets it. One check walks every row over every managed zone
-(`_zones.managed_zones`). An undeclared value is either Cloudflare's default (checked as if
+means, and the stack-file key that sets it (`key`, where findings point). One check walks every row
+over every managed zone (`_zones.managed_zones`). An undeclared value is either Cloudflare's default (checked as if
 declared, e.g. Universal SSL is on unless turned off) or a finding, which a stack may waive
 with a reason (`waivers.undeclared`) until the program declares it.
 
@@ -173,7 +173,12 @@ class Control:
     source: Source
     expect: Expect
     absent: Any  # REQUIRED, or Cloudflare's default value for an undeclared setting
-    where: str  # the stack-file key (or resource) that declares it
+    key: str  # the stack-file key that sets it, or the section it would be declared in
+    what_to_set: str = ""  # the remediation's words when they are not the key itself
+
+    @property
+    def where(self) -> str:
+        return self.what_to_set or self.key
 
     def check(self, args: Any, report: ReportViolation) -> None:
         cfg = config(args)
@@ -198,32 +203,33 @@ class Control:
                        "settings (requireManagedZone). A stricter value may be set in policies/config/<stack>.json.")
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack",
                     config={"requireManagedZone": REQUIRE_ZONE_SCHEMA, **self.expect.config}, title=title,
-                    remediation=remediation, waivable=("undeclared",) if self.absent is REQUIRED else ())
+                    remediation=remediation, waivable=("undeclared",) if self.absent is REQUIRED else (), key=self.key)
 
 
 H, M, CRIT = Severity.HIGH, Severity.MEDIUM, Severity.CRITICAL
 HSTS_ONE_YEAR = 31536000  # the preload list's minimum
-TLS = "edgeSecurity.tls"
-HEADERS = "edgeSecurity.securityHeaders"
+EDGE = "edgeSecurity"
+TLS = f"{EDGE}.tls"
+HEADERS = f"{EDGE}.securityHeaders"
 
 CONTROLS = (
     Control("CF-TLS-001", "zone-min-tls-1-3", H, C.SSL_VALID, setting("min_tls_version"), version_at_least("minTlsVersion", "1.3"), REQUIRED, f"{TLS}.minTlsVersion"),
-    Control("CF-TLS-002", "zone-ssl-strict", H, C.SSL_VALID, setting("ssl"), one_of("strict", "origin_pull"), REQUIRED, f"{TLS}.sslMode: strict"),
+    Control("CF-TLS-002", "zone-ssl-strict", H, C.SSL_VALID, setting("ssl"), one_of("strict", "origin_pull"), REQUIRED, f"{TLS}.sslMode", f"{TLS}.sslMode: strict"),
     Control("CF-TLS-003", "zone-always-use-https", H, C.HSTS_ENABLED, setting("always_use_https"), one_of("on"), REQUIRED, f"{TLS}.alwaysUseHttps"),
     Control("CF-TLS-004", "zone-hsts-preload", H, C.HSTS_PRELOAD, setting("security_header"), hsts("minHstsMaxAge", HSTS_ONE_YEAR), REQUIRED, f"{TLS}.hsts"),
-    Control("CF-TLS-005", "zone-tls-1-3-on", H, C.SSL_VALID, setting("tls_1_3"), one_of("on", "zrt"), REQUIRED, f"{TLS} (ZoneSetting tls_1_3)"),
-    Control("CF-TLS-006", "zone-automatic-https-rewrites", M, C.HSTS_ENABLED, setting("automatic_https_rewrites"), one_of("on"), REQUIRED, f"{TLS} (ZoneSetting automatic_https_rewrites)"),
-    Control("CF-TLS-007", "zone-universal-ssl-on", H, C.SSL_VALID, zone_resource(UNIVERSAL_SSL, "enabled"), one_of(True), True, "UniversalSslSetting enabled: true"),
-    Control("CF-DNS-001", "zone-dnssec-active", H, C.SSL_VALID, zone_resource(ZONE_DNSSEC, "status"), one_of("active"), REQUIRED, "edgeSecurity.dnssec"),
-    Control("CF-BOT-001", "zone-bot-fight-mode-on", M, C.API_ABUSE, zone_resource(BOT_MANAGEMENT, "fightMode"), one_of(True), REQUIRED, "BotManagement fight_mode: true"),
-    Control("CF-WAF-006", "zone-upload-size-limited", M, C.PAYLOAD_LIMITS, setting("max_upload"), at_most("maxUploadMb", 100, "MB"), 100, "ZoneSetting max_upload"),
+    Control("CF-TLS-005", "zone-tls-1-3-on", H, C.SSL_VALID, setting("tls_1_3"), one_of("on", "zrt"), REQUIRED, f"{TLS}.tls13"),
+    Control("CF-TLS-006", "zone-automatic-https-rewrites", M, C.HSTS_ENABLED, setting("automatic_https_rewrites"), one_of("on"), REQUIRED, f"{TLS}.automaticHttpsRewrites"),
+    Control("CF-TLS-007", "zone-universal-ssl-on", H, C.SSL_VALID, zone_resource(UNIVERSAL_SSL, "enabled"), one_of(True), True, TLS, "UniversalSslSetting enabled: true"),
+    Control("CF-DNS-001", "zone-dnssec-active", H, C.SSL_VALID, zone_resource(ZONE_DNSSEC, "status"), one_of("active"), REQUIRED, f"{TLS}.dnssec"),
+    Control("CF-BOT-001", "zone-bot-fight-mode-on", M, C.API_ABUSE, zone_resource(BOT_MANAGEMENT, "fightMode"), one_of(True), REQUIRED, EDGE, "BotManagement fight_mode: true"),
+    Control("CF-WAF-006", "zone-upload-size-limited", M, C.PAYLOAD_LIMITS, setting("max_upload"), at_most("maxUploadMb", 100, "MB"), 100, EDGE, "ZoneSetting max_upload"),
     Control("CF-PERF-001", "zone-http3-on", M, C.HTTP3, setting("http3"), one_of("on"), REQUIRED, f"{TLS}.http3"),
-    Control("CF-PERF-002", "zone-http2-on", M, C.HTTP3, setting("http2"), one_of("on"), "on", "ZoneSetting http2"),
-    Control("CF-PERF-003", "zone-brotli-on", M, C.BROTLI, setting("brotli"), one_of("on"), "on", "ZoneSetting brotli"),
-    Control("CF-HDR-001", "header-content-security-policy", H, C.CSP, header("Content-Security-Policy"), contains("default-src", "frame-ancestors"), REQUIRED, HEADERS),
-    Control("CF-HDR-002", "header-x-frame-options", H, C.FRAME_OPTIONS, header("X-Frame-Options"), one_of("deny", "sameorigin"), REQUIRED, HEADERS),
-    Control("CF-HDR-003", "header-x-content-type-options", H, C.CONTENT_TYPE_OPTIONS, header("X-Content-Type-Options"), one_of("nosniff"), REQUIRED, HEADERS),
-    Control("CF-HDR-004", "header-referrer-policy", M, C.REFERRER_POLICY, header("Referrer-Policy"), one_of("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"), REQUIRED, HEADERS),
+    Control("CF-PERF-002", "zone-http2-on", M, C.HTTP3, setting("http2"), one_of("on"), "on", TLS, "ZoneSetting http2"),
+    Control("CF-PERF-003", "zone-brotli-on", M, C.BROTLI, setting("brotli"), one_of("on"), "on", EDGE, "ZoneSetting brotli"),
+    Control("CF-HDR-001", "header-content-security-policy", H, C.CSP, header("Content-Security-Policy"), contains("default-src", "frame-ancestors"), REQUIRED, f"{HEADERS}.contentSecurityPolicy"),
+    Control("CF-HDR-002", "header-x-frame-options", H, C.FRAME_OPTIONS, header("X-Frame-Options"), one_of("deny", "sameorigin"), REQUIRED, f"{HEADERS}.xFrameOptions"),
+    Control("CF-HDR-003", "header-x-content-type-options", H, C.CONTENT_TYPE_OPTIONS, header("X-Content-Type-Options"), one_of("nosniff"), REQUIRED, f"{HEADERS}.xContentTypeOptions"),
+    Control("CF-HDR-004", "header-referrer-policy", M, C.REFERRER_POLICY, header("Referrer-Policy"), one_of("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"), REQUIRED, f"{HEADERS}.referrerPolicy"),
 )
 
 RULES = [control.rule() for control in CONTROLS]

@@ -1,11 +1,12 @@
+// chittyos-edge: reference bundle (a stub: staging only; production refuses it, see workers/README.md)
 // Reference bundle of ChittyConnect: enough for a fresh account to deploy end to end and pass
-// its health checks. The real bundle (built from the chittyconnect repo) replaces it through
-// `services.chittyconnect.bundle`; it must export the same Durable Object class.
+// its health checks. The real application runs live (adopted) or as a pinned build
+// (`services.chittyconnect.code`); it must export the same Durable Object class.
 
 const json = (body, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-// One object per ChittyID (seed 001). Sessions live in the object's storage; an hourly alarm
+// One object per ChittyID (the ChittyConnect implementation guide). Sessions live in the object's storage; an hourly alarm
 // (and the Worker's hourly cron) removes expired ones.
 export class SessionStateDO {
   constructor(state, env) {
@@ -59,11 +60,11 @@ export default {
     console.log(JSON.stringify({ event: "session-cleanup", cron: controller.cron }));
   },
 
-  // Consumer of the github-events queue: the reference bundle acknowledges and logs.
+  // Consumer of the github-events queue. A stub cannot process a webhook event, so it never
+  // acknowledges one: every message is retried and, after maxRetries, lands in the dead-letter
+  // queue, where the real application can replay it. Nothing is lost to the stub.
   async queue(batch, env) {
-    for (const message of batch.messages) {
-      console.log(JSON.stringify({ event: "github-event", id: message.id }));
-      message.ack();
-    }
+    console.log(JSON.stringify({ event: "github-events-not-processed", messages: batch.messages.length }));
+    batch.retryAll({ delaySeconds: 60 });
   },
 };

@@ -1,7 +1,8 @@
-// Reference bundle of Project Awareness: enough for a fresh account to deploy end to end, pass
-// its health checks (also under the api.chitty.cc/project-awareness/* route) and answer the
-// post-deployment tests. The real bundle replaces it through `services.project-awareness.bundle`;
-// it must export the same classes.
+// chittyos-edge: reference bundle (a stub: staging only; production refuses it, see workers/README.md)
+// Reference bundle of Project Awareness: enough for a fresh account to deploy end to end, pass its
+// health checks (also under the api.chitty.cc/project-awareness/* route) and answer the
+// post-deployment tests (`chittyos-edge smoke`). The real application is a pinned build
+// (`services.project-awareness.code`); it must export the same classes.
 
 const json = (body, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
