@@ -6,7 +6,8 @@ Every figure is the median of --runs fresh processes, as `chittyos-edge` runs th
 interpreter, warm file cache), with the source project as working directory:
 
 - floor: a process that imports what the plan process must import (pulumi, pulumi_cloudflare,
-  pydantic, yaml), with the same garbage-collector and exit policy as the CLI, and exits;
+  pydantic, yaml), with the same garbage-collector and exit policy as the CLI, and exits (and,
+  for comparison, the same imports as a plain `python -c`, collector on and teardown at exit);
 - committed stacks: `gate --stack staging --stack production` (what CI runs) against the floor,
   in wall time (the pack boots while the stacks are planned, so its CPU is not on the clock);
 - synthetic production stacks grown to each of --sizes resources (bench/synthetic_stack.py):
@@ -37,7 +38,8 @@ import synthetic_stack  # noqa: E402
 
 GOAL_MS_PER_RESOURCE = 2.0
 GOAL_COMMITTED_RATIO = 1.5
-FLOOR_CODE = ("import gc, os; gc.disable(); import pulumi, pulumi_cloudflare, pydantic, yaml; os._exit(0)")
+IMPORTS = "import pulumi, pulumi_cloudflare, pydantic, yaml"
+FLOOR_CODE = f"import gc, os; gc.disable(); {IMPORTS}; os._exit(0)"
 
 
 FAILURES: list[str] = []
@@ -94,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
     measure([python, "-c", FLOOR_CODE], source)  # warm the file cache and the .pyc files
     floor = median(args.runs, [python, "-c", FLOOR_CODE], source)
-    print(f"floor     import pulumi, pulumi_cloudflare, pydantic, yaml: {floor[0]:.2f} ({floor[1]:.2f})")
+    plain = median(args.runs, [python, "-c", IMPORTS], source)
+    print(f"floor     {IMPORTS}: {floor[0]:.2f} ({floor[1]:.2f}); as a plain `python -c` (collector on, "
+          f"teardown at exit): {plain[0]:.2f} ({plain[1]:.2f})")
     committed = median(args.runs, cli + ["gate", "--stack", "staging", "--stack", "production"], source, (0, 1))
     ratio = committed[1] / floor[1]
     print(f"committed gate --stack staging --stack production: {committed[0]:.2f} ({committed[1]:.2f}), "
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{large['resources']} (goal: at most {GOAL_MS_PER_RESOURCE}) -> {'met' if verdicts[-1] else 'NOT met'}")
     both = large["both"][0] / floor[0]
     print(f"plan + gate of {large['resources']} resources (gate --stack): {both:.1f}x the floor "
-          f"({large['both'][1] / floor[1]:.1f}x in wall time)")
+          f"({large['both'][1] / floor[1]:.1f}x in wall time; {large['both'][0] / plain[0]:.1f}x the plain import)")
     for failure in FAILURES:
         print(f"FAILED (retried): {failure}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
