@@ -6,8 +6,9 @@
   more than half of the plan's CPU, the one cost that grew faster than the resources. Reference
   counting still frees everything that is not in a cycle; what stays is the SDK's short-lived
   reference cycles, about 10 to 25 KB a resource: peak memory +6 % at 2,000 resources (337
-  against 318 MiB), +12 % at 4,000 (501 against 448). A fair price in a process that exits seconds later. Collecting only the
-  young generation would keep that memory for about 0.2 ms a resource more.
+  against 318 MiB), +12 % at 4,000 (501 against 448). A fair price in a process that exits
+  seconds later. Collecting only the young generation would save that memory for about 0.2 ms
+  a resource more.
 - No teardown. At exit the interpreter collects and frees every object one by one (about a
   second for a large plan), which the operating system does at once. Output is flushed first.
 
