@@ -97,7 +97,8 @@ def _rollout_command(args: argparse.Namespace) -> int:
     _uploaded(key, service, "has no staged rollout")
     if service.canary is None:
         raise UsageError(f"services.{key}.canary: {key} has no canary to move; pin the new build under "
-                         f"services.{key}.canary.code with percent: {ROLLOUT_STEPS[0]} (README, \"Staged rollout\")")
+                         f"services.{key}.canary.code with percent: {ROLLOUT_STEPS[0]} "
+                         "(README, \"Staged rollout and rollback\")")
     current = service.canary.percent
     if args.percent is None:
         target = next(step for step in ROLLOUT_STEPS if step > current)
@@ -220,7 +221,8 @@ def _done(stack: str, file: StackFileText, changes: list[str], live: str | None 
     for change in changes:
         print(f"{file.path.name}: {change}")
     print("next: review and commit the change (the deploy workflow applies main), or apply it now:")
-    print(f"  pulumi up --stack {stack} --diff --policy-pack policies --policy-pack-config policies/config/{stack}.json")
+    print(f"  pulumi up --stack {stack} --diff --policy-pack policies "
+          f"--policy-pack-config policies/config/{stack}.json")
     if live:
         print(f"then, as {live}'s code is live (deployed from its own repository, which carries its vars), put the "
               "new vars in its wrangler configuration and deploy it:")

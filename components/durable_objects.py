@@ -37,9 +37,10 @@ step; the next one shows its removal from the inputs (the step is now live), the
 Migrations ride only on a 100 % deployment. A migration applies to the whole namespace when a version
 carrying it is deployed, and every object of the namespace runs one of the deployment's versions:
 split between a stable and a canary version, some objects would run the old code on a migrated
-namespace (a deleted or renamed class under code that still uses it). Cloudflare refuses gradual
-deployments of versions carrying new migrations for that reason ("Gradual deployments", section
-"Durable Objects > Migrations", of the Workers documentation). So while the host has a canary
+namespace (a deleted or renamed class under code that still uses it). Cloudflare keeps versions
+carrying new migrations out of gradual deployments for that reason (migrations are atomic: Workers
+documentation, "Gradual deployments", section "Gradual deployments for Durable Objects > Migrations").
+So while the host has a canary
 (`services.<key>.canary`) the upload computed here must be empty: a pending step stops the deploy,
 naming the canary to promote or roll back first.
 
@@ -104,7 +105,8 @@ def migrations_to_upload(steps: Sequence[MigrationStep], live_tag: Optional[str]
         state = f"the live script is at migration tag {live_tag!r}" if live_tag else "the script has no migration yet"
         raise MigrationHistoryError(
             f"{where}.migrations: {state}, so this deploy would apply {pending}, but {split_by} splits the "
-            "traffic between two versions: a migration applies to every object at once, so it ships only with a 100 % deployment; "
+            "traffic between two versions: a migration applies to every object at once, so it ships only with a "
+            "100 % deployment; "
             "remove the canary (`chittyos-edge rollback`) or promote it (`chittyos-edge rollout --percent 100`), "
             "`pulumi up` the migration, then start the canary again")
     if Environment(environment) is Environment.PRODUCTION:

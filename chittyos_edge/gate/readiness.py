@@ -135,7 +135,8 @@ CHECKLIST: tuple[Item, ...] = (
     _m(C.R2_REPLICATION, OPS, "R2 has no replication setting: copy jobs (e.g. Super Slurper) outside this program"),
     Item(C.ANALYTICS_RETENTION, ("CF-R2-003",)),
     _m(C.CONFIG_BACKUP, OPS, "configuration is in git; the state backend keeps checkpoints and backups"),
-    Item(C.BLUE_GREEN, ("CF-WRK-007",), part="uploaded Workers: versions and a percentage deployment, stable and canary"),
+    Item(C.BLUE_GREEN, ("CF-WRK-007",),
+         part="uploaded Workers: versions and a percentage deployment, stable and canary"),
     _m(C.BLUE_GREEN, OPS, "Workers whose code is live are deployed by their own repository: use its gradual deployments"),
     _m(C.AUTO_ROLLBACK, OPS, "the deploy workflow rolls back on a failed smoke test; the error-rate and latency "
                              "triggers are alerts whose runbooks roll back (`chittyos-edge rollback`)"),
