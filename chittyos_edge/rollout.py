@@ -36,7 +36,7 @@ def register(commands) -> None:
     """Add `rollout`, `rollback` and `flag` to the CLI's subcommands."""
     exits = ["0  the stack file was changed (or already said so)", "2  usage or config error: nothing was written"]
     rollout = commands.add_parser(
-        "rollout", help="move a service's canary one rollout step (10, 25, 50, 100 %) or to --percent N",
+        "rollout", help="move a service's canary one rollout step (10, 25, 50, 100 %%) or to --percent N",
         formatter_class=HELP_FORMATTER,
         description="Move services.<service>.canary.percent in Pulumi.<stack>.yaml to the next rollout step of the\n"
                     "ChittyConnect implementation guide (10 -> 25 -> 50 -> 100 %), or to --percent N. At 100 % the\n"

@@ -251,3 +251,12 @@ def test_a_feature_flag_is_true_or_false():
 
     problems = config_problems("production", typo)
     assert any("services.chittyconnect.vars.ENABLE_R2_STORAGE" in p and '"true" or "false"' in p for p in problems)
+
+
+@pytest.mark.parametrize("command, example", [("rollout", "--percent 100"), ("rollback", "--all"),
+                                              ("flag", "ENABLE_R2_STORAGE=false")])
+def test_help_shows_examples_and_exit_codes(capsys, command, example):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    assert example in text and "exit codes:" in text and "seed" not in text.lower()
