@@ -2,7 +2,7 @@
 
 Creates one `WorkersKvNamespace` per `kvNamespaces` entry (title `<key>-<environment>`) and one
 `Queue` per `queues` entry (name `<key>-<environment>`), so the staging and production stacks can
-never share a namespace or a queue (seed 003 found staging using production's KV). An entry with
+never share a namespace or a queue (the ChittyConnect status report found staging using production's KV). An entry with
 an `adopt:` block is imported as it exists (`<account>/<id>`) and keeps its current title/name
 (a namespace adopted without a `title` keeps its live title: `ignore_changes=["title"]`).
 

@@ -190,7 +190,7 @@ class RateLimitRule(Scoped):
     characteristics: list[str] = Field(default_factory=lambda: ["cf.colo.id", "ip.src"])
     burst: int | None = Field(
         None, ge=1,
-        description="Token-bucket burst of the seeds: adds a companion rule '<ref>_burst' counting over "
+        description="Token-bucket burst of the optimization report: adds a companion rule '<ref>_burst' counting over "
                     f"{BURST_PERIOD} s, at burst + the rate's share of {BURST_PERIOD} s (the most a bucket of "
                     "this size and rate lets through in that time).")
 
@@ -297,7 +297,7 @@ class HealthCheck(ConfigModel):
                                              description="Where Cloudflare probes from (APAC is SEAS and NEAS).")
     behind_access: bool = Field(False, description="Send the health-check service token (hostname is behind Access).")
     consecutive_fails: int = Field(
-        3, ge=1, le=10, description="Failed probes in a row before the check turns unhealthy (the seed's "
+        3, ge=1, le=10, description="Failed probes in a row before the check turns unhealthy (the optimization report's "
                                     "'health_check_failures >= 3'); 1 pages on a single lost probe.")
     consecutive_successes: int = Field(
         3, ge=1, le=10, description="Good probes in a row before the check turns healthy again (no flapping).")
@@ -416,7 +416,7 @@ class LoadBalancingConfig(ConfigModel):
     session_affinity: Literal["none", "cookie", "ip_cookie"] = "none"
     ttl: int = Field(60, ge=30)
     steering_policy: Literal["geo", "off", "random", "dynamic_latency", "proximity"] = Field(
-        "geo", description="geo: regionPools decide, defaultPools elsewhere (the seeds' geo steering).")
+        "geo", description="geo: regionPools decide, defaultPools elsewhere (the optimization report's geo steering).")
     failover_across_pools: bool = Field(
         True, description="Adaptive routing: retry a failed request on the next pool (zero-downtime failover).")
 
