@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_ops(commands)
 
+    # -- rollout, rollback and flag commands (register here) --
+    from .rollout import register as register_rollout
+
+    register_rollout(commands)
+
     # -- inventory command (register here) --
     from .inventory import register as register_inventory
 

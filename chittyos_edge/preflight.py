@@ -111,44 +111,55 @@ def is_reference_bundle(path: Path) -> bool:
 
 
 def _code_problems(settings: StackConfig, key: str, service, project: Project, prefix: str) -> list[str]:
-    """What the offline plan can check of a service's code: a reference bundle exists and stays out of
-    production; a pinned build needs only its hash here (the file is checked by a real preview/up)."""
-    code, where = service.code, f"{prefix}services.{key}.code"
-    if code.source is CodeSource.REFERENCE:
-        if not project.path(code.bundle).is_file():
-            return [f"{where}.bundle: {code.bundle} does not exist under {project.root} (the repo ships "
-                    "workers/<service>/worker.mjs)"]
-    elif code.source is CodeSource.BUILD and settings.is_production:
-        path = project.path(code.bundle)
-        if path.is_file() and is_reference_bundle(path):
-            return [f"{where}.bundle: {code.bundle} is a reference bundle (a stub answering /health only); "
-                    "production deploys live code or a real build of the application"]
-    return []
+    """What the offline plan can check of a service's code (stable, and a canary's): a reference bundle
+    exists, stays out of production and differs from the other version's; a pinned build needs only its
+    hash here (the file is checked by a real preview/up)."""
+    problems = []
+    digests: dict[str, str] = {}
+    for role, (code_key, code) in service.codes().items():
+        where = f"{prefix}services.{key}.{code_key}"
+        if code.source is CodeSource.REFERENCE:
+            path = project.path(code.bundle)
+            if not path.is_file():
+                problems.append(f"{where}.bundle: {code.bundle} does not exist under {project.root} (the repo ships "
+                                "workers/<service>/worker.mjs)")
+                continue
+            digests[role] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif code.source is CodeSource.BUILD:
+            digests[role] = code.sha256
+            path = project.path(code.bundle)
+            if settings.is_production and path.is_file() and is_reference_bundle(path):
+                problems.append(f"{where}.bundle: {code.bundle} is a reference bundle (a stub answering /health "
+                                "only); production deploys live code or a real build of the application")
+    if "canary" in digests and digests["canary"] == digests.get("stable"):
+        problems.append(f"{prefix}services.{key}.canary.code: the same bundle (sha256 {digests['canary']}) as "
+                        "code, the stable version; a canary runs another build")
+    return problems
 
 
 def check_pinned_bundles(settings: StackConfig, project: Project, source: str) -> None:
-    """Under a real preview/up: every pinned build is on disk with its pinned sha256, or the run stops
-    naming the key and the command that fetches it."""
+    """Under a real preview/up: every pinned build (a canary's too) is on disk with its pinned sha256, or the
+    run stops naming the key and the command that fetches it."""
     problems = []
     prefix = f"{source}: {PROJECT}:"
     for key, service in settings.services.items():
-        code = service.code
-        if code.source is not CodeSource.BUILD:
-            continue
-        where = f"{prefix}services.{key}.code"
-        path = project.path(code.bundle)
-        if code.sha256 == EMPTY_SHA256:
-            problems.append(f"{where}.sha256: no release of this service is pinned yet (the sha256 of an empty "
-                            f"file); fetch its build ({code.fetch}) and pin bundle and sha256 to it")
-        elif not path.is_file():
-            problems.append(f"{where}.bundle: {code.bundle} is missing; fetch the pinned build first: {code.fetch}")
-        else:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != code.sha256:
-                problems.append(f"{where}.sha256: {code.bundle} has sha256 {digest}, the stack pins {code.sha256}; "
-                                f"fetch the pinned build again ({code.fetch}) or pin the new one on purpose")
-            elif is_reference_bundle(path) and settings.is_production:
-                problems.append(f"{where}.bundle: {code.bundle} is a reference bundle; production never runs one")
+        for code_key, code in service.codes().values():
+            if code.source is not CodeSource.BUILD:
+                continue
+            where = f"{prefix}services.{key}.{code_key}"
+            path = project.path(code.bundle)
+            if code.sha256 == EMPTY_SHA256:
+                problems.append(f"{where}.sha256: no release of this service is pinned yet (the sha256 of an empty "
+                                f"file); fetch its build ({code.fetch}) and pin bundle and sha256 to it")
+            elif not path.is_file():
+                problems.append(f"{where}.bundle: {code.bundle} is missing; fetch the pinned build first: {code.fetch}")
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if digest != code.sha256:
+                    problems.append(f"{where}.sha256: {code.bundle} has sha256 {digest}, the stack pins {code.sha256}; "
+                                    f"fetch the pinned build again ({code.fetch}) or pin the new one on purpose")
+                elif is_reference_bundle(path) and settings.is_production:
+                    problems.append(f"{where}.bundle: {code.bundle} is a reference bundle; production never runs one")
     if problems:
         raise ConfigError(problems)
 

@@ -34,6 +34,16 @@ The offline plan answers that data source from `chittyos_edge.plan.mocks` (fresh
 scripts). Consequence to expect: the first `pulumi up` after a new step shows a diff that adds the
 step; the next one shows its removal from the inputs (the step is now live), then nothing.
 
+Migrations ride only on a 100 % deployment. A migration applies to the whole namespace when a version
+carrying it is deployed, and every object of the namespace runs one of the deployment's versions:
+split between a stable and a canary version, some objects would run the old code on a migrated
+namespace (a deleted or renamed class under code that still uses it). Cloudflare keeps versions
+carrying new migrations out of gradual deployments for that reason (migrations are atomic: Workers
+documentation, "Gradual deployments", section "Gradual deployments for Durable Objects > Migrations").
+So while the host has a canary
+(`services.<key>.canary`) the upload computed here must be empty: a pending step stops the deploy,
+naming the canary to promote or roll back first.
+
 Deleting a class deletes every object of it and its stored data. Config validation refuses a
 `deletedClasses` step in production unless the class is in `acknowledgeDeletedClasses`, and the
 upload computed here re-checks the steps actually sent. Renames keep the data (`renamedClasses`).
@@ -73,9 +83,12 @@ def step_input(step: MigrationStep) -> dict[str, Any]:
 
 
 def migrations_to_upload(steps: Sequence[MigrationStep], live_tag: Optional[str], *, where: str,
-                         environment: Environment | str,
-                         acknowledged: Sequence[str] = ()) -> Optional[dict[str, Any]]:
-    """The `migrations` input for a script whose live migration tag is `live_tag` (None: none yet)."""
+                         environment: Environment | str, acknowledged: Sequence[str] = (),
+                         split_by: Optional[str] = None) -> Optional[dict[str, Any]]:
+    """The `migrations` input for a script whose live migration tag is `live_tag` (None: none yet).
+
+    `split_by` names the config key of a canary that splits the script's traffic: then any step to
+    upload stops the deploy (migrations ride only on a 100 % deployment)."""
     tags = [step.tag for step in steps]
     if not live_tag:
         todo, old_tag = list(steps), None
@@ -87,6 +100,15 @@ def migrations_to_upload(steps: Sequence[MigrationStep], live_tag: Optional[str]
             f"{tags} does not contain; restore the missing steps (the history is append-only) before deploying")
     if not todo:
         return None
+    if split_by:
+        pending = [step.tag for step in todo]
+        state = f"the live script is at migration tag {live_tag!r}" if live_tag else "the script has no migration yet"
+        raise MigrationHistoryError(
+            f"{where}.migrations: {state}, so this deploy would apply {pending}, but {split_by} splits the "
+            "traffic between two versions: a migration applies to every object at once, so it ships only with a "
+            "100 % deployment; "
+            "remove the canary (`chittyos-edge rollback`) or promote it (`chittyos-edge rollout --percent 100`), "
+            "`pulumi up` the migration, then start the canary again")
     if Environment(environment) is Environment.PRODUCTION:
         deleted = sorted({cls for step in todo for cls in step.deleted_classes} - set(acknowledged))
         if deleted:
@@ -137,10 +159,12 @@ class DurableObjectHost(Component):
 
         self.register_outputs({"hostService": self.host_service, "classes": self.classes})
 
-    def migrations_input(self, account_id: pulumi.Input[str], script_name: str) -> pulumi.Output:
-        """The host script's `migrations` input, computed against its live migration tag."""
+    def migrations_input(self, account_id: pulumi.Input[str], script_name: str,
+                         split_by: Optional[str] = None) -> pulumi.Output:
+        """The host script's `migrations` input, computed against its live migration tag; with `split_by`
+        (the key of a canary) it must be empty (see the module docstring)."""
         live = cloudflare.get_workers_scripts_output(
             account_id=account_id, opts=pulumi.InvokeOutputOptions(parent=self))
         return live.results.apply(lambda results: migrations_to_upload(
             self._config.migrations, live_migration_tag(results, script_name), where=self.where,
-            environment=self.environment, acknowledged=self._config.acknowledge_deleted_classes))
+            environment=self.environment, acknowledged=self._config.acknowledge_deleted_classes, split_by=split_by))

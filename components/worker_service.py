@@ -7,12 +7,13 @@ Driven by one `services.<key>` entry, with Workers' split API (a Worker, its ver
   `*.workers.dev` serves it, `workersDev`). An adopted Worker keeps its live observability and
   logpush until `adopt.keepLiveSettings: false`.
 - The code, by `code.source`:
-  - `build` / `reference`: one `WorkerVersion` (the ES-module bundle as its one module, with
+  - `build` / `reference`: a `WorkerVersion` per role (the ES-module bundle as its one module, with
     `contentSha256` = the pinned hash, so an unchanged pin gives no diff; compatibility date and
     flags, `limits.cpuMs`, `placement`, the bindings, and the Durable Object migrations computed
-    against the live tag) and a `WorkersDeployment` sending 100 % of traffic to it. Versions are
-    keyed by role (`stable` today): a staged rollout adds a `canary` version and moves the
-    deployment's percentages, nothing else changes.
+    against the live tag) and a `WorkersDeployment` splitting the traffic by percentage: `stable`
+    (`code`) takes 100 %, or 100 - n % while a `canary` (`canary.code`, the same bindings and
+    settings) takes n % (`canary.percent`). Migrations ride only on a 100 % deployment: with a
+    canary, a pending migration step stops the deploy (see `durable_objects`).
   - `live`: no code is uploaded: the code that runs stays. The secrets (and the Access
     credentials) are set with the secrets API (`WorkerSecrets`); the other bindings are the ones
     the application's own deploy must carry (published in the stack outputs).
@@ -44,7 +45,7 @@ import pulumi_cloudflare as cloudflare
 
 from chittyos_edge import naming
 from chittyos_edge.config.base import Environment
-from chittyos_edge.config.services import CodeSource, Placement
+from chittyos_edge.config.services import CodeSource, Placement, ServiceCode
 from chittyos_edge.config.services import WorkerService as ServiceConfig
 from chittyos_edge.config.stack import DataProtection
 from chittyos_edge.config.storage import R2Jurisdiction
@@ -70,9 +71,8 @@ def bundle_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def code_digest(service: ServiceConfig, project: Project) -> str:
+def code_digest(code: ServiceCode, project: Project) -> str:
     """The bundle's sha256: pinned in the stack file for a build, read from the file for a reference bundle."""
-    code = service.code
     return code.sha256 if code.source is CodeSource.BUILD else bundle_digest(project.path(code.bundle))
 
 
@@ -140,9 +140,13 @@ class WorkerService(Component):
             # The schema comes before the code that reads it.
             schema_first = [storage.migrations[key] for key in dict.fromkeys(service.bindings.d1.values())
                             if key in storage.migrations]
-            self.versions["stable"] = self._code_version(
-                "stable", account_id, service, project, durable_objects, depends_on=[self.worker, *schema_first])
-            self.deployment = self._traffic(account_id, {"stable": 100})
+            migrations = (durable_objects.migrations_input(
+                account_id, self.script_name, split_by=f"{where}.canary" if service.canary else None)
+                if durable_objects is not None else None)
+            for role, (_, code) in service.codes().items():
+                self.versions[role] = self._code_version(
+                    role, code, account_id, service, project, migrations, depends_on=[self.worker, *schema_first])
+            self.deployment = self._traffic(account_id, service.traffic())
             code_ready = [self.deployment]
 
         self._attachments(account_id, zone_id, service, stores, durable_objects, code_ready)
@@ -151,23 +155,22 @@ class WorkerService(Component):
 
     # ---- code ------------------------------------------------------------------------------
 
-    def _code_version(self, role: str, account_id: str, service: ServiceConfig, project: Project,
-                 durable_objects: Optional[DurableObjectHost], depends_on: list) -> cloudflare.WorkerVersion:
+    def _code_version(self, role: str, code: ServiceCode, account_id: str, service: ServiceConfig, project: Project,
+                      migrations: Optional[pulumi.Output], depends_on: list) -> cloudflare.WorkerVersion:
         """One immutable version of the code (a new bundle hash or binding is a new version)."""
-        module = Path(service.code.bundle).name
+        module = Path(code.bundle).name
         return cloudflare.WorkerVersion(
             self.child_name(f"version-{role}"),
             account_id=account_id,
             # The name, not the Worker's id: known at preview, and the API takes either.
             worker_id=self.script_name,
             main_module=module,
-            modules=[{"name": module, "content_type": MODULE_CONTENT_TYPE, "content_file": service.code.bundle,
-                      "content_sha256": code_digest(service, project)}],
+            modules=[{"name": module, "content_type": MODULE_CONTENT_TYPE, "content_file": code.bundle,
+                      "content_sha256": code_digest(code, project)}],
             compatibility_date=service.compatibility_date,
             compatibility_flags=list(service.compatibility_flags),
             bindings=self.bindings,
-            migrations=(durable_objects.migrations_input(account_id, self.script_name)
-                        if durable_objects is not None else None),
+            migrations=migrations,
             limits={"cpu_ms": service.cpu_ms} if service.cpu_ms else None,
             placement={"mode": "smart"} if service.placement is Placement.SMART else None,
             opts=self.child_opts(depends_on=depends_on))

@@ -263,6 +263,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-WRK-004", "observability off", lambda p: worker(p, "project-awareness")["inputs"]["observability"].update(enabled=False)),
     ("CF-WRK-005", "project-awareness.chitty.cc dropped", lambda p: remove(p, "WorkersCustomDomain", lambda r: r["inputs"]["hostname"] == "project-awareness.chitty.cc")),
     ("CF-WRK-006", "the api.chitty.cc route dropped", lambda p: remove(p, "WorkersRoute")),
+    ("CF-WRK-007", "a deployment serving 90 % of the traffic", lambda p: find(p, "WorkersDeployment")["inputs"]["versions"][0].update(percentage=90)),
+    ("CF-DO-003", "a migration in a split deployment", lambda p: find(p, "WorkersDeployment")["inputs"].update(versions=[{**find(p, "WorkersDeployment")["inputs"]["versions"][0], "percentage": 90}, {"versionId": "0" * 32, "percentage": 10}])),
     ("CF-DO-002", "a bound class never deployed", lambda p: code(p, "project-awareness").update(migrations={"newTag": "v1", "steps": [{"newSqliteClasses": []}]})),
     ("CF-AE-001", "usage dataset unbound", lambda p: code(p, "project-awareness").update(bindings=[b for b in code(p, "project-awareness")["bindings"] if b["name"] != "USAGE_ANALYTICS"])),
     ("CF-CORS-001", "R2 CORS origin over plain HTTP", lambda p: inputs(p, "R2BucketCors", "chittyconnect")["rules"][0]["allowed"].update(origins=["http://connect.chitty.cc"])),
@@ -306,7 +308,7 @@ SECTIONS = {
     "CF-TLS": "edgeSecurity", "CF-HDR": "edgeSecurity", "CF-PERF": "edgeSecurity", "CF-BOT": "edgeSecurity",
     "CF-WAF": "edgeSecurity", "CF-RL": "edgeSecurity", "CF-CACHE": "edgeSecurity", "CF-DNS-001": "edgeSecurity",
     "CF-DNS-002": "tunnel", "CF-DNS-003": "tunnel", "CF-DNS-004": "zone", "CF-ENV": "services",
-    "CF-ENV-002": "kvNamespaces", "CF-WRK": "services", "CF-AE": "services", "CF-DO": "durableObjects",
+    "CF-ENV-002": "kvNamespaces", "CF-WRK": "services", "CF-AE": "services", "CF-DO": "durableObjects", "CF-DO-003": "services",
     "CF-CORS": "r2Buckets", "CF-CORS-002": "services", "CF-SEC": "services", "CF-DATA": "dataProtection",
     "CF-Q": "services", "CF-R2": "r2Buckets", "CF-MON": "monitoring", "CF-LB": "loadBalancing", "CF-TUN": "tunnel",
 }
@@ -323,6 +325,23 @@ def test_each_rule_refuses_its_change_to_the_production_plan(pack, production, r
     found = pack.findings(plan, only=rule_id)
     assert any(f.rule_id == rule_id and f.mandatory for f in found), f"{what}: no mandatory {rule_id}:\n{report(found)}"
     located_in(pack, plan, found, section_of(rule_id))
+
+
+def test_a_canary_passes_the_rollout_rules_and_a_migration_under_it_does_not(pack):
+    from tests.conftest import plan_with
+
+    def canary(config):
+        config["chittyos-edge:services"]["project-awareness"]["canary"] = {"percent": 25, "code": {
+            "source": "build", "bundle": "dist/next.mjs", "sha256": "cd" * 32, "fetch": "make next"}}
+
+    plan = plan_with("production", canary)
+    for rule_id in ("CF-WRK-007", "CF-DO-003"):
+        assert not [f for f in pack.findings(plan, only=rule_id) if f.mandatory], rule_id
+    # the same split, as a version carrying a migration would be deployed (what the program refuses first)
+    version = find(plan, "WorkerVersion", named("version-canary"))
+    version["inputs"]["migrations"] = {"newTag": "v2", "steps": [{"newSqliteClasses": ["ArchiveDO"]}]}
+    found = pack.findings(plan, only="CF-DO-003")
+    assert any(f.mandatory and "production-project-awareness-version-canary" in f.message for f in found), report(found)
 
 
 def test_every_rule_has_a_row_metadata_and_a_checklist_item(pack):

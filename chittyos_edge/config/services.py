@@ -14,6 +14,12 @@ from .errors import repeats, shown
 _ROUTE_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+\.[a-z]{2,63}/\S*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _BUNDLE_RE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.m?js$"
+# A feature flag of the ChittyConnect implementation guide (ENABLE_DURABLE_OBJECTS, ENABLE_R2_STORAGE, ...):
+# a var the application reads as "true" or "false".
+FLAG_RE = re.compile(r"^ENABLE_[A-Z0-9_]+$")
+FLAG_VALUES = ("true", "false")
+# The guide's rollout steps: a canary goes 10 -> 25 -> 50 -> 100 % (100 promotes it to the stable code).
+ROLLOUT_STEPS = (10, 25, 50, 100)
 # The folder of the reference bundles the repo ships (see workers/README.md): staging only.
 REFERENCE_DIR = "workers/"
 
@@ -109,6 +115,38 @@ class ServiceCode(ConfigModel):
         return self
 
 
+class Canary(ConfigModel):
+    """A second build of the Worker taking `percent` of its traffic; `code` (the stable version) keeps the rest.
+
+    The canary is the same Worker with the same bindings, vars and settings: only the code differs.
+    `chittyos-edge rollout` moves `percent` along the rollout steps (10, 25, 50; 100 promotes the canary
+    to `code` and removes this block), `chittyos-edge rollback` removes it (100 % back to `code`).
+    """
+
+    code: ServiceCode = Field(description="The canary's build: build (bundle, sha256, fetch) or reference "
+                                          "(staging only); never the stable one.")
+    percent: int = Field(description="Share of requests (and of Durable Objects) the canary serves, 0-99. 0 uploads "
+                                     "it for requests that name it (the version-override header) only.")
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, value: int) -> int:
+        if value == 100:
+            raise ValueError("100 % is no canary: promote it (`chittyos-edge rollout --percent 100` makes it the "
+                             "stable code)")
+        if not 0 <= value < 100:
+            raise ValueError(f"{value} is not a share of traffic; give 0-99 (the rollout steps are "
+                             f"{', '.join(map(str, ROLLOUT_STEPS[:-1]))})")
+        return value
+
+    @model_validator(mode="after")
+    def _uploaded(self) -> "Canary":
+        if self.code.source is CodeSource.LIVE:
+            raise ValueError("code.source: a canary is a build this program uploads: source build (bundle, sha256, "
+                             "fetch) or reference (staging)")
+        return self
+
+
 class AdoptWorker(ConfigModel):
     """A Worker that runs today, imported instead of created (`<account>/<scriptName>`); it keeps its name.
 
@@ -166,7 +204,10 @@ class Observability(ConfigModel):
 class WorkerService(ConfigModel):
     script_name: ResourceBaseName = Field(description="Base script name; the environment is appended (unless adopted).")
     code: ServiceCode = Field(description="Where the code comes from: live (adopted), a pinned build, or a reference "
-                                          "bundle (staging only).")
+                                          "bundle (staging only). With a canary, this is the stable version.")
+    canary: Canary | None = Field(
+        None, description="A staged rollout: another build serving `percent` of the traffic (see `chittyos-edge "
+                          "rollout` and `rollback`).")
     adopt: AdoptWorker | None = Field(None, description="Import the Worker that runs today instead of creating one.")
     take_over: TakeOver = Field(default_factory=TakeOver)
     access_credentials: AccessCredentials | None = Field(
@@ -220,6 +261,31 @@ class WorkerService(ConfigModel):
             raise ValueError(f"{sorted(overlap)} are both vars and secrets; keep secrets out of vars")
         return self
 
+    @model_validator(mode="after")
+    def _flags_are_booleans(self) -> "WorkerService":
+        bad = [name for name, value in self.vars.items() if FLAG_RE.match(name) and value not in FLAG_VALUES]
+        if bad:
+            raise ValueError("\n".join(
+                f"vars.{name}: a feature flag is \"true\" or \"false\" (quoted: vars are text), not "
+                f"{shown(self.vars[name])}; `chittyos-edge flag` sets it" for name in bad))
+        return self
+
+    @model_validator(mode="after")
+    def _canary_of_an_uploaded_build(self) -> "WorkerService":
+        canary = self.canary
+        if canary is None:
+            return self
+        if self.code.source is CodeSource.LIVE:
+            raise ValueError("canary: code.source live uploads no code, so there is no stable version to split "
+                             "traffic with; pin the stable build first (code.source: build), or remove canary")
+        if canary.code.source is self.code.source and (
+                canary.code.sha256 == self.code.sha256 if self.code.source is CodeSource.BUILD
+                else canary.code.bundle == self.code.bundle):
+            which = "sha256" if self.code.source is CodeSource.BUILD else "bundle"
+            raise ValueError(f"canary.code.{which}: the canary is the stable build (code.{which}); a canary runs "
+                             "another build: pin the new one here, or remove canary")
+        return self
+
 
     @model_validator(mode="after")
     def _code_and_adoption(self) -> "WorkerService":
@@ -253,6 +319,25 @@ class WorkerService(ConfigModel):
     @property
     def is_live(self) -> bool:
         return self.code.source is CodeSource.LIVE
+
+    def codes(self) -> dict[str, tuple[str, ServiceCode]]:
+        """The code of each version by role, with its key under the service: `stable` (`code`) and, during a
+        staged rollout, `canary` (`canary.code`)."""
+        found = {"stable": ("code", self.code)}
+        if self.canary is not None:
+            found["canary"] = ("canary.code", self.canary.code)
+        return found
+
+    def traffic(self) -> dict[str, int]:
+        """Percent of requests per version role, stable first (Cloudflare keeps each Durable Object on its
+        version while a deployment lists the versions in the same order and the canary's share grows)."""
+        if self.canary is None:
+            return {"stable": 100}
+        return {"stable": 100 - self.canary.percent, "canary": self.canary.percent}
+
+    def flags(self) -> dict[str, bool]:
+        """The feature flags among the vars (`ENABLE_*`), as booleans."""
+        return {name: value == "true" for name, value in self.vars.items() if FLAG_RE.match(name)}
 
 
 class MigrationStep(ConfigModel):

@@ -175,10 +175,11 @@ class StackConfig(ConfigModel):
 
         problems = problems_within(self)
         for name, service in self.services.items():
-            if self.is_production and service.code.source is CodeSource.REFERENCE:
-                problems.append(f"services.{name}.code.source: reference bundles ({service.code.bundle}) are stubs "
-                                "that answer /health only; production runs live code (adopt) or a pinned build "
-                                "(source: build, bundle, sha256, fetch)")
+            for key, code in service.codes().values():
+                if self.is_production and code.source is CodeSource.REFERENCE:
+                    problems.append(f"services.{name}.{key}.source: reference bundles ({code.bundle}) are stubs "
+                                    "that answer /health only; production runs live code (adopt) or a pinned build "
+                                    "(source: build, bundle, sha256, fetch)")
             credentials = service.access_credentials
             if credentials:
                 tokens = self.tunnel.access.service_tokens if self.tunnel else []

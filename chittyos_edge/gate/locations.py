@@ -54,7 +54,8 @@ _CHILDREN: dict[str, list[tuple[str, str]]] = {
     "chittyos:load_balancing:LoadBalancing": [
         ("pool-{e}", "loadBalancing.pools.{e}"), ("monitor", "loadBalancing.monitor"), ("lb", "loadBalancing.hostname")],
 }
-_SERVICE_ROLES = [("script", ""), ("worker", ""), ("version-{x}", ".code"), ("deployment", ".code"),
+_SERVICE_ROLES = [("script", ""), ("worker", ""), ("version-canary", ".canary.code"), ("version-{x}", ".code"),
+                  ("deployment", ".code"),
                   ("secrets", ".secrets"), ("domain-{x}", ".customDomains"), ("route-dns-{x}", ".routeDnsRecords"),
                   ("route-{x}", ".routes"), ("crons", ".crons"), ("consumer-{x}", ".queueConsumers"),
                   ("workers-dev", ".workersDev")]

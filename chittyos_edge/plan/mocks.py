@@ -2,7 +2,8 @@
 
 Ids are derived from each resource's URN (which holds the stack name), so they are stable from
 run to run and differ between stacks, as real ids do. An adopted resource gets the id it was
-imported with. Invokes are answered from the stack config.
+imported with. Invokes are answered from the stack config; the account is a fresh one (no
+script exists yet), except for Workers with a canary, which were deployed before.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ _ID_FROM: dict[str, Callable[[str, dict[str, Any]], str]] = {
 class PlanMocks(Mocks):
     """Answers resource registrations and invokes for one stack."""
 
-    def __init__(self, zone_name: str):
+    def __init__(self, zone_name: str, live_scripts: dict[str, str] | None = None):
         self.zone_name = zone_name
+        # Scripts this stack deployed before (name -> live migration tag); see `deployed_before_canary`.
+        self.live_scripts = dict(live_scripts or {})
         self.invokes: list[dict[str, Any]] = []
 
     def resource_id(self, urn: str, typ: str, inputs: dict[str, Any], import_id: str) -> str:
@@ -140,9 +143,21 @@ INVOKES: dict[str, Callable[[PlanMocks, dict[str, Any]], dict[str, Any]]] = {
 LIVE_SCRIPTS: dict[str, str] = {}
 
 
+def deployed_before_canary(settings: Any) -> dict[str, str]:
+    """The one exception to the fresh account: a Worker with a canary (`services.<key>.canary`) was deployed
+    before at 100 %, migrations included, so the plan models its script at the last migration tag of its
+    Durable Object host. (A real preview reads the live tag, and refuses a canary while a step is pending.)"""
+    from ..naming import physical_script_name
+
+    hosts = {host.host_service: host for host in settings.durable_objects.values()}
+    return {physical_script_name(service, settings.environment): hosts[key].migrations[-1].tag
+            for key, service in settings.services.items() if service.canary is not None and key in hosts}
+
+
 def _workers_scripts(mocks: PlanMocks, args: dict[str, Any]) -> dict[str, Any]:
+    live = {**mocks.live_scripts, **LIVE_SCRIPTS}
     return {"accountId": args.get("accountId"),
-            "results": [{"id": name, "migrationTag": tag} for name, tag in sorted(LIVE_SCRIPTS.items())]}
+            "results": [{"id": name, "migrationTag": tag} for name, tag in sorted(live.items())]}
 
 
 INVOKES["cloudflare:index/getWorkersScripts:getWorkersScripts"] = _workers_scripts

@@ -75,6 +75,12 @@ def runtime_config(stack: str, project: Project | None = None,
             return runtime_config(stack, project, stack_file.config)
         except ConfigError as error:
             raise ConfigError(stack_file.locate(error.problems)) from None
+    encoded, secret_keys, _ = _checked_config(stack, file_config)
+    return encoded, secret_keys
+
+
+def _checked_config(stack: str, file_config: dict[str, Any]) -> tuple[dict[str, str], list[str], Any]:
+    """`runtime_config` of a config mapping, with the typed settings it was checked against."""
     source = f"Pulumi.{stack}.yaml"
     problems = namespace_problems(file_config, source) + plain_secret_problems(file_config, source, PROJECT)
     if problems:
@@ -100,7 +106,7 @@ def runtime_config(stack: str, project: Project | None = None,
         secret_keys.add(top)
     encoded = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list))
                else str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
-    return encoded, sorted(secret_keys)
+    return encoded, sorted(secret_keys), settings
 
 
 def _reset_runtime() -> None:
@@ -147,7 +153,7 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
     try:
         # The config is checked before the program (and the provider SDK it imports) is loaded:
         # a bad stack file fails in a fraction of a second.
-        config, secret_keys = runtime_config(stack, project, stack_file.config if stack_file else file_config)
+        config, secret_keys, settings = _checked_config(stack, stack_file.config if stack_file else file_config)
     except ConfigError as error:
         raise located(error.problems) from None
     import pulumi
@@ -157,15 +163,17 @@ def run_plan(stack: str, program: Callable[[], dict[str, Any]] | None = None,
 
         def program() -> dict[str, Any]:
             return main(project)
+    from .mocks import deployed_before_canary
+
     try:
-        return _run(stack, program, config, secret_keys)
+        return _run(stack, program, config, secret_keys, deployed_before_canary(settings))
     except pulumi.RunError as error:
         # The program refused its config (a ConfigError raised under the engine, one problem a line).
         raise located(str(error).splitlines()) from None
 
 
 def _run(stack: str, program: Callable[[], dict[str, Any]], config: dict[str, str],
-         secret_keys: list[str]) -> dict[str, Any]:
+         secret_keys: list[str], live_scripts: dict[str, str] | None = None) -> dict[str, Any]:
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import set_all_config
@@ -173,7 +181,7 @@ def _run(stack: str, program: Callable[[], dict[str, Any]], config: dict[str, st
     from pulumi.runtime.sync_await import _sync_await
 
     zone = json.loads(config.get(f"{PROJECT}:zone", "{}")).get("name", "")
-    mocks = PlanMocks(zone_name=zone)
+    mocks = PlanMocks(zone_name=zone, live_scripts=live_scripts)
     monitor = CapturingMonitor(mocks)
     _reset_runtime()
     set_all_config(config, secret_keys)

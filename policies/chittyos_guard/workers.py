@@ -12,8 +12,8 @@ from pulumi_policy import Severity
 
 from . import checklist as C
 from ._rule import (
-    ANY_CLAUSE, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE, ReportViolation, Rule, config, each_resource, items, named_like,
-    number, of_type, waiver, words,
+    ANY_CLAUSE, WORKER_VERSION, WORKERS_CUSTOM_DOMAIN, WORKERS_DEPLOYMENT, WORKERS_ROUTE, WORKERS_SCRIPT,
+    ReportViolation, Rule, config, each_resource, is_unknown, items, named_like, number, of_type, raw, waiver, words,
 )
 from ._workers import scripts
 
@@ -160,6 +160,60 @@ def _datasets(args: Any, report: ReportViolation) -> None:
             report(f"no Analytics Engine dataset for {kind} is bound (a dataset named *_{kind}_*)", None)
 
 
+def _versioned(args: Any, report: ReportViolation) -> None:
+    """Every Worker whose code this stack uploads is deployed by percentage, stable and canary totalling 100 %.
+
+    Declare the code as versions of a Worker with one WorkersDeployment (strategy percentage): the stable
+    version alone at 100 %, or with a canary (services.<name>.canary.percent), so that a rollout moves by
+    steps and a rollback (`chittyos-edge rollback`) is one change. A WorkersScript sends all the traffic to
+    each upload at once. Workers whose code is live (deployed by their own repository) upload none here."""
+    deployments = of_type(args.resources, WORKERS_DEPLOYMENT)
+    for resource in of_type(args.resources, WORKERS_SCRIPT):
+        report(f"Worker {resource.props.get('scriptName')}: a WorkersScript takes 100 % of the traffic at every "
+               "upload; declare a Worker with versions and a percentage deployment", resource.urn)
+    for script in scripts(args, report):
+        if script.resource.resource_type == WORKERS_SCRIPT or not script.code:
+            continue
+        with each_resource(report, script.resource.urn):
+            mine = [d for d in deployments if raw(d.props, "scriptName") == script.name]
+            if not mine:
+                report(f"Worker {script.name}: {len(script.code)} version(s) and no deployment serving them",
+                       script.resource.urn)
+            for deployment in mine:
+                shares = [number(v.get("percentage")) for v in items(deployment.props.get("versions"))]
+                if (deployment.props.get("strategy") != "percentage" or not 1 <= len(shares) <= 2
+                        or None in shares or sum(shares) != 100 or any(not 0 <= s <= 100 for s in shares)):
+                    report(f"Worker {script.name}: deployment strategy {deployment.props.get('strategy')!r} with "
+                           f"shares {shares}; it must be 'percentage' over one or two versions totalling 100",
+                           deployment.urn)
+
+
+def _carries_migrations(version: Any) -> bool:
+    migrations = raw(version.props, "migrations")
+    return is_unknown(migrations) or bool(migrations)
+
+
+def _migrations_at_full_traffic(args: Any, report: ReportViolation) -> None:
+    """Durable Object migrations ship only with a deployment sending all the traffic to one version.
+
+    A migration applies to every object of its namespace when the version carrying it is deployed; split
+    between two versions, objects would run the old code over migrated storage (Cloudflare refuses gradual
+    deployments of such versions). Remove the canary (`chittyos-edge rollback`) or promote it (`rollout
+    --percent 100`), deploy the migration, then start the canary again (services.<name>.canary)."""
+    versions = {v.urn: v for v in of_type(args.resources, WORKER_VERSION)}
+    for deployment in of_type(args.resources, WORKERS_DEPLOYMENT):
+        with each_resource(report, deployment.urn):
+            shares = [number(v.get("percentage")) for v in items(deployment.props.get("versions"))]
+            if len(shares) <= 1 and all(share == 100 for share in shares):
+                continue  # one version, all the traffic
+            listed = [versions[d.urn] for d in deployment.property_dependencies.get("versions", [])
+                      if d.urn in versions]
+            carrying = [v.name for v in listed if _carries_migrations(v)]
+            if carrying:
+                report(f"Worker {raw(deployment.props, 'scriptName')}: the deployment splits the traffic {shares} "
+                       f"while {', '.join(carrying)} carries Durable Object migrations", deployment.urn)
+
+
 CPU_BY_WORKER = {"chittyops-project-awareness": 100_000}
 REQUIRED_HOSTNAMES = ["project-awareness.chitty.cc"]
 REQUIRED_ROUTES = ["api.chitty.cc/project-awareness/*"]
@@ -198,6 +252,10 @@ RULES = [
          key="services.<entry>.routes"),
     Rule("CF-DO-002", "durable-object-classes-deployed", H, C.DO_CLASSES, _durable_objects, scope="stack",
          config=_CLASSES, waivable=ANY, key="durableObjects.<entry>.classes"),
+    Rule("CF-WRK-007", "worker-versioned-deployment", H, C.BLUE_GREEN, _versioned, scope="stack",
+         key="services.<entry>.canary"),
+    Rule("CF-DO-003", "durable-object-migrations-at-full-traffic", H, C.DO_MIGRATIONS, _migrations_at_full_traffic,
+         scope="stack", key="services.<entry>.canary"),
     Rule("CF-AE-001", "analytics-datasets-bound", M, C.AE_DATASETS, _datasets, scope="stack", waivable=DATASET_KINDS,
          key="services.<entry>.bindings"),
 ]
