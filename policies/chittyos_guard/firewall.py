@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from pulumi_policy import Severity
 
 from . import checklist as C
-from ._expr import always, mentions, reaches
+from ._expr import Requests, mentions, reaches
 from ._hosts import Site, worker_sites, zone_of
 from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, config, each_resource, items, number, waiver
 from ._zones import managed_zones, zone_rulesets
@@ -123,9 +123,10 @@ class CustomRule:
         phases = ("http_request_firewall_custom", "http_ratelimit")
         for zone in managed_zones(args, report, self.what):
             sites = _sites(args, report, zone)
+            requests = Requests((site.host, site.path(self.path)) for site in sites)
             candidates = [rule for _, rule in _rules_in(args, report, zone, phases)
-                          if mentions(rule.get("expression"), *self.needles) and any(
-                              reaches(rule.get("expression"), site.host, site.path(self.path)) for site in sites)]
+                          if mentions(rule.get("expression"), *self.needles)
+                          and requests.reached_by(rule.get("expression"))]
             if not any(rule.get("action") in self.actions for rule in candidates):
                 near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
                 near = near or f"none tests {', '.join(self.needles)}"
@@ -163,10 +164,10 @@ class Endpoint:
         for zone in managed_zones(args, report, "rate limits"):
             sites = _sites(args, report, zone)
             for path in paths:
-                covering, problems = [], []
+                covering, problems, requests = [], [], Requests((s.host, s.path(path)) for s in sites)
                 for _, rule in _rules_in(args, report, zone, ("http_ratelimit",)):
                     expression = rule.get("expression")
-                    if not any(always(expression, s.host, s.path(path), ignore=BYPASSES) for s in sites):
+                    if not requests.always_matched_by(expression, ignore=BYPASSES):
                         continue
                     if waived and f'"{path}' not in str(expression):
                         continue  # the waiver: no limit of its own for this path; a broader one is not judged here
@@ -214,11 +215,11 @@ def _private_paths(args: Any, report: ReportViolation) -> None:
     private = items(config(args).get("privatePaths")) or PRIVATE_PATHS
     for zone in managed_zones(args, report, "cache rules"):
         sites = _sites(args, report, zone)
+        requests = {path: Requests((s.host, s.path(path)) for s in sites) for path in private}
         for ruleset, rule in _rules_in(args, report, zone, ("http_request_cache_settings",)):
             if (rule.get("actionParameters") or {}).get("cache") is not True or _per_user_key(rule):
                 continue
-            hit = [path for path in private
-                   if any(reaches(rule.get("expression"), s.host, s.path(path)) for s in sites)]
+            hit = [path for path in private if requests[path].reached_by(rule.get("expression"))]
             if hit:
                 report(f"cache rule {_name(rule)} caches {', '.join(hit)} under a shared key: one user's response "
                        "could be served to another", ruleset.urn)
