@@ -186,5 +186,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.chdir(started_in)
 
 
+def run() -> None:
+    """The process entry point (`chittyos-edge`, `python -m chittyos_edge`): main() as a short-lived
+    process (see chittyos_edge/process.py)."""
+    from .process import exit_now, start_short_lived
+
+    start_short_lived()
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse's usage errors and --help
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else EXIT_USAGE)
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+    exit_now(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -7,6 +7,8 @@ resource imported as it exists keeps the name it has (an import whose name diffe
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config.base import Environment
 from .config.errors import shown
 
@@ -42,6 +44,12 @@ def physical_name(kind: str, logical: str, environment: Environment | str, *, se
 
 def script_name(base: str, environment: Environment | str) -> str:
     return physical_name("script", base, environment)
+
+
+def physical_script_name(service: Any, environment: Environment | str) -> str:
+    """A service's Worker name (`services.<key>`): the live one when adopted, else `<scriptName>-<environment>`.
+    Here, not in the component, so the gate can name Workers without importing the provider SDK."""
+    return service.adopt.script_name if service.adopt else script_name(service.script_name, environment)
 
 
 def bucket_name(logical: str, environment: Environment | str) -> str:

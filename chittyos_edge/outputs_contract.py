@@ -153,11 +153,15 @@ def build_outputs(settings, *, services: Mapping[str, Any], stores: Any, storage
     import pulumi  # here, not at the top: readers of the contract (the outputs command) never need it
 
     env = settings.environment
+    # d1 bindings carry the database id only; the contract also names the database. Gathered once
+    # for every service (per service it grew with services x databases).
+    database_names = pulumi.Output.all(*[pulumi.Output.all(db.uuid, db.name)
+                                         for db in storage.databases.values()]).apply(dict)
     exported: dict[str, Any] = {
         "contractVersion": CONTRACT_VERSION,
         "environment": env.value,
         "services": pulumi.Output.all(**{
-            key: _service_outputs(settings, key, services[key], stores, storage) for key in settings.services
+            key: _service_outputs(settings, key, services[key], stores, database_names) for key in settings.services
         }) if settings.services else {},
     }
     if tunnel is not None:
@@ -213,7 +217,7 @@ def service_bindings(bindings: list[Mapping[str, Any]], script_name: str,
     return fields
 
 
-def _service_outputs(settings, key: str, service: Any, stores: Any, storage: Any):
+def _service_outputs(settings, key: str, service: Any, stores: Any, database_names: Any):
     import pulumi
 
     config = settings.services[key]
@@ -231,12 +235,10 @@ def _service_outputs(settings, key: str, service: Any, stores: Any, storage: Any
     ]
     # Secret values never reach the outputs (and would make the whole `services` output secret).
     bindings = [pulumi.Output.from_input(b) for b in service.bindings if b["type"] != "secret_text"]
-    # d1 bindings carry the database id only; the contract also names the database.
-    databases = [pulumi.Output.all(db.uuid, db.name) for db in storage.databases.values()]
 
     def assemble(v: dict[str, Any]) -> dict[str, Any]:
         try:
-            fields = service_bindings(v["bindings"], v["scriptName"], dict(v["databases"]))
+            fields = service_bindings(v["bindings"], v["scriptName"], v["databases"])
         except ValueError as error:
             raise pulumi.RunError(str(error)) from None
         raw = {
@@ -250,5 +252,5 @@ def _service_outputs(settings, key: str, service: Any, stores: Any, storage: Any
         return ServiceOutputs.model_validate(raw).model_dump(by_alias=True)
 
     return pulumi.Output.all(scriptName=service.script_name, bindings=pulumi.Output.all(*bindings),
-                             databases=pulumi.Output.all(*databases),
+                             databases=database_names,
                              consumers=pulumi.Output.all(*consumers)).apply(assemble)

@@ -71,11 +71,6 @@ def bundle_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def physical_script_name(service: ServiceConfig, environment: Environment | str) -> str:
-    """The Worker's name: the live one when adopted, else `<scriptName>-<environment>`."""
-    return service.adopt.script_name if service.adopt else naming.script_name(service.script_name, environment)
-
-
 def code_digest(code: ServiceCode, project: Project) -> str:
     """The bundle's sha256: pinned in the stack file for a build, read from the file for a reference bundle."""
     return code.sha256 if code.source is CodeSource.BUILD else bundle_digest(project.path(code.bundle))
@@ -91,7 +86,7 @@ class WorkerService(Component):
                  access_credentials: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("worker_service", name, opts)
-        self.script_name = physical_script_name(service, environment)
+        self.script_name = naming.physical_script_name(service, environment)
         self.hostnames = list(dict.fromkeys(
             list(service.custom_domains) + [route.split("/", 1)[0] for route in service.routes]))
         where = f"services.{service_key}"

@@ -3,11 +3,17 @@
 
 The CLI runs it as `python -u -m pulumi.policy <engine> .` in `policies/` (and so does the gate),
 which puts `policies/` on sys.path: the rules are imported as the top-level package `chittyos_guard`.
+`pack_server` makes the server lean (each resource decoded once per request, no cyclic collections
+of the imported SDK): see its docstring.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+import pack_server
 from chittyos_guard import PACK_NAME, policies
+
+pack_server.install()
+pack_server.settle_after_imports()
 
 PolicyPack(
     name=PACK_NAME,

@@ -1,4 +1,5 @@
-"""Shared fixtures: each stack's plan is made once per test session (the program under mocks).
+"""Shared fixtures: each stack's plan is made once per test session (the program under mocks), and
+one policy pack process serves every gate run of the session (see `session_pack`).
 
 The project under test is the one pytest runs in, found as the CLI finds it (the nearest
 Pulumi.yaml at or above the working directory): `PROJECT`, its `root`, its `stacks()`.
@@ -7,6 +8,7 @@ Pulumi.yaml at or above the working directory): `PROJECT`, its `root`, its `stac
 from __future__ import annotations
 
 import copy
+import gc
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -14,11 +16,21 @@ from typing import Any, Callable
 import pytest
 
 from chittyos_edge.config.stack_file import load_stack_file
+from chittyos_edge.gate.client import PolicyPackProcess
 from chittyos_edge.plan import make_plan
 from chittyos_edge.project import Project
 
 PROJECT = Project.discover()
 ROOT = PROJECT.root
+
+# The session is one long process that imports the provider SDK once and plans dozens of stacks.
+# Python's full collections walked the SDK's objects again and again: 17 of the session's 29 s of
+# CPU. Frozen after the import (the plans import it anyway), with young collections every 50,000
+# allocations instead of 700, the collector costs under 3 s.
+import pulumi_cloudflare  # noqa: E402,F401
+
+gc.freeze()
+gc.set_threshold(50_000, 10, 10)
 
 
 def copy_project(dest: Path) -> Project:
@@ -149,3 +161,73 @@ def uploaded_code(stack: str, service_key: str) -> Callable[[dict[str, Any]], No
 def built() -> dict[str, dict[str, Any]]:
     """Both stacks with ChittyConnect's code uploaded by this program (the committed stacks keep it live)."""
     return {stack: plan_with(stack, uploaded_code(stack, "chittyconnect")) for stack in ("staging", "production")}
+
+
+# ---- one policy pack for the session -----------------------------------------------------------
+
+class SessionPack:
+    """The session's policy pack process, started on first use (about a second of CPU per start)."""
+
+    def __init__(self) -> None:
+        self.pack_dir = PROJECT.policies_dir.resolve()
+        self._pack: PolicyPackProcess | None = None
+
+    def get(self) -> PolicyPackProcess:
+        if self._pack is None:
+            self._pack = PolicyPackProcess("chittyos-edge", "production", pack_dir=self.pack_dir).__enter__()
+        return self._pack
+
+    def close(self) -> None:
+        if self._pack is not None:
+            self._pack.close()
+
+
+class _Borrowed:
+    """What `run_gate` gets in place of a new pack process: the session's, which it must not stop."""
+
+    def __init__(self, pack: PolicyPackProcess):
+        self.pack = pack
+
+    def launch(self) -> "_Borrowed":
+        return self
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self.pack
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def session_pack():
+    holder = SessionPack()
+    yield holder
+    holder.close()
+
+
+@pytest.fixture(scope="session")
+def policy_pack(session_pack) -> PolicyPackProcess:
+    """The session's running pack, for tests that drive it directly (`Gate(policy_pack)`)."""
+    return session_pack.get()
+
+
+def borrow_session_pack(monkeypatch: pytest.MonkeyPatch, holder: SessionPack) -> None:
+    """Every gate run (`chittyos-edge gate`, `readiness`, `run_gate`) talks to the session's pack;
+    a run given another pack folder (a broken pack under test) still starts its own."""
+    from chittyos_edge.gate import runner
+
+    start_own = runner.PolicyPackProcess
+
+    def open_pack(project: str, stack: str, pack_dir: Path | None = None, **kwargs: Any):
+        if pack_dir is not None and Path(pack_dir).resolve() != holder.pack_dir:
+            return start_own(project, stack, pack_dir=pack_dir, **kwargs)
+        return _Borrowed(holder.get())
+
+    monkeypatch.setattr(runner, "PolicyPackProcess", open_pack)
+
+
+@pytest.fixture(autouse=True)
+def _gate_runs_use_the_session_pack(request, monkeypatch, session_pack) -> None:
+    """Opt out with `@pytest.mark.own_pack` (the end-to-end test of the gate starting its pack)."""
+    if request.node.get_closest_marker("own_pack") is None:
+        borrow_session_pack(monkeypatch, session_pack)

@@ -1,5 +1,6 @@
-"""`chittyos-edge gate` end to end: the real CLI entry point, the pack started as a process, the
-Analyzer protocol, the exit codes and every output format."""
+"""`chittyos-edge gate` end to end: the real CLI entry point, the pack as a process, the Analyzer
+protocol, the exit codes and every output format. Gate runs share the session's pack process
+(tests/conftest.py); the first test starts its own, as the CLI does."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from chittyos_edge import cli
 from chittyos_edge.gate import client
 from chittyos_edge.gate.client import PolicyPackProcess, marshal
-from tests.conftest import ROOT, copy_project
+from tests.conftest import ROOT, borrow_session_pack, copy_project
 
 
 def gate(capsys, *args: str) -> tuple[int, str, str]:
@@ -37,6 +38,7 @@ def find(plan: dict[str, Any], type_suffix: str, predicate: Callable[[dict[str, 
 
 # ---- both stacks pass ----------------------------------------------------------------------
 
+@pytest.mark.own_pack
 def test_both_stacks_pass_planned_by_the_gate_itself(capsys):
     code, out, err = gate(capsys, "--stack", "staging", "--stack", "production", "--format", "json")
     report = json.loads(out)
@@ -248,7 +250,7 @@ def test_the_pack_process_is_stopped_when_the_gate_ends():
 # ---- output formats ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def failing_report(tmp_path_factory, production):
+def failing_report(tmp_path_factory, production, session_pack):
     from chittyos_edge.gate.runner import Source, run_gate
 
     plan = copy.deepcopy(production)
@@ -256,7 +258,9 @@ def failing_report(tmp_path_factory, production):
     _unprotect_kv(plan)
     path = tmp_path_factory.mktemp("report") / "production.json"
     path.write_text(json.dumps(plan))
-    return run_gate([Source("plan", str(path))])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        borrow_session_pack(monkeypatch, session_pack)
+        return run_gate([Source("plan", str(path))])
 
 
 def test_sarif_is_structurally_valid(failing_report):

@@ -68,9 +68,8 @@ class Pack:
 
 
 @pytest.fixture(scope="module")
-def pack():
-    with PolicyPackProcess("chittyos-edge", "production") as process:
-        yield Pack(process)
+def pack(policy_pack):
+    return Pack(policy_pack)
 
 
 def located_in(pack: Pack, plan: Plan, findings: list[Finding], section: str) -> None:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 START_TIMEOUT = 60.0
+CALL_TIMEOUT = 120.0
+# Analyze calls in flight at once: enough to keep the pack's 4 server threads busy while this
+# process marshals the next requests, few enough that its queue never grows with the stack.
+ANALYZE_WINDOW = 8
 ENGINE_ADDRESS = "127.0.0.1:0"  # no engine: the gate plays its part
 LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
 LEVEL_CODES = {name: code for code, name in LEVELS.items()}
@@ -245,7 +250,7 @@ class PolicyPackProcess:
         import grpc
 
         try:
-            return getattr(self.stub, method)(request, timeout=120)
+            return getattr(self.stub, method)(request, timeout=CALL_TIMEOUT)
         except grpc.RpcError as error:
             detail = error.details() if hasattr(error, "details") else str(error)
             raise PackError(f"the policy pack failed in {method}: {(detail or '').splitlines()[-1:] or error}") from None
@@ -299,24 +304,42 @@ class PolicyPackProcess:
         return self.analyze_each([record])
 
     def analyze_each(self, records: list[dict[str, Any]]) -> list[Diagnostic]:
-        """Analyze every resource (its inputs), as the engine does at each registration. The calls are
-        pipelined (the engine also analyzes resources concurrently); results keep the records' order."""
-        import grpc
+        """Analyze every resource (its inputs), as the engine does at each registration.
+
+        At most ANALYZE_WINDOW calls are in flight (the engine also analyzes resources concurrently,
+        a few at a time): the pack's gRPC server cancels requests once thousands are pending, so
+        starting them all at once fails big stacks at random. Results keep the records' order."""
         from pulumi.runtime.proto import analyzer_pb2
 
-        futures = [(record["urn"], self.stub.Analyze.future(analyzer_pb2.AnalyzeRequest(
-            type=record["type"], urn=record["urn"], name=record["name"],
-            properties=marshal(record["inputs"], record.get("secretInputs") or []),
-            options=_options(record)), timeout=120)) for record in records]
-        diagnostics = []
-        for urn, future in futures:
-            try:
-                response = future.result()
-            except grpc.RpcError as error:
-                detail = (error.details() if hasattr(error, "details") else "") or str(error)
-                raise PackError(f"the policy pack failed in Analyze of {urn}: {detail.splitlines()[-1]}") from None
-            diagnostics += [self._diagnostic(d, urn) for d in response.diagnostics]
+        def start(record: dict[str, Any]) -> tuple[str, Any]:
+            return record["urn"], self.stub.Analyze.future(analyzer_pb2.AnalyzeRequest(
+                type=record["type"], urn=record["urn"], name=record["name"],
+                properties=marshal(record["inputs"], record.get("secretInputs") or []),
+                options=_options(record)), timeout=CALL_TIMEOUT)
+
+        diagnostics: list[Diagnostic] = []
+        in_flight: deque[tuple[str, Any]] = deque()
+        try:
+            for record in records:
+                in_flight.append(start(record))
+                if len(in_flight) >= ANALYZE_WINDOW:
+                    diagnostics += self._analyzed(*in_flight.popleft())
+            while in_flight:
+                diagnostics += self._analyzed(*in_flight.popleft())
+        finally:
+            for _, future in in_flight:  # only after a failure: nothing is left to wait for
+                future.cancel()
         return diagnostics
+
+    def _analyzed(self, urn: str, future: Any) -> list[Diagnostic]:
+        import grpc
+
+        try:
+            response = future.result()
+        except grpc.RpcError as error:
+            detail = (error.details() if hasattr(error, "details") else "") or str(error)
+            raise PackError(f"the policy pack failed in Analyze of {urn}: {detail.splitlines()[-1]}") from None
+        return [self._diagnostic(d, urn) for d in response.diagnostics]
 
     def analyze_stack(self, records: list[dict[str, Any]]) -> list[Diagnostic]:
         from pulumi.runtime.proto import analyzer_pb2

@@ -28,14 +28,13 @@ from .sources import StackInput
 def _keys(settings: Any) -> dict[str, dict[str, str]]:
     """Physical name -> the stack-file key that declares it, per kind."""
     from .. import naming
-    from components.worker_service import physical_script_name
 
     keys: dict[str, dict[str, str]] = {k: {} for k in ("worker", "kv", "queue", "d1", "r2", "tunnel")}
     if settings is None:
         return keys
     env = settings.environment
     for key, service in settings.services.items():
-        keys["worker"][physical_script_name(service, env)] = key
+        keys["worker"][naming.physical_script_name(service, env)] = key
     for key, kv in settings.kv_namespaces.items():
         keys["kv"][(kv.adopt.title if kv.adopt and kv.adopt.title else naming.kv_title(key, env))] = key
     for key, queue in settings.queues.items():

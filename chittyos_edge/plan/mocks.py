@@ -147,7 +147,7 @@ def deployed_before_canary(settings: Any) -> dict[str, str]:
     """The one exception to the fresh account: a Worker with a canary (`services.<key>.canary`) was deployed
     before at 100 %, migrations included, so the plan models its script at the last migration tag of its
     Durable Object host. (A real preview reads the live tag, and refuses a canary while a step is pending.)"""
-    from components.worker_service import physical_script_name
+    from ..naming import physical_script_name
 
     hosts = {host.host_service: host for host in settings.durable_objects.values()}
     return {physical_script_name(service, settings.environment): hosts[key].migrations[-1].tag
