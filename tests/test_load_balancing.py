@@ -30,7 +30,7 @@ def test_monitor_is_account_level_https_with_a_string_status(production):
 
 
 def test_pools_hold_only_origins_something_serves(production):
-    """The seed's us-west, eu-west and eu-central hostnames are served by nothing: left out (see the stack file)."""
+    """The optimization report's us-west, eu-west and eu-central hostnames are served by nothing: left out (see the stack file)."""
     monitor_id = digest(resources(production, MONITOR)[0]["urn"])
     pools = {r["inputs"]["name"]: r["inputs"] for r in resources(production, POOL)}
     assert set(pools) == {"primary-workers-production"}
