@@ -25,7 +25,7 @@ def test_monitor_is_account_level_https_with_a_string_status(production):
     assert inputs["accountId"] == stack_file_config("production")[f"{PREFIX}account"]["id"]
     assert (inputs["type"], inputs["method"], inputs["path"], inputs["port"]) == ("https", "GET", "/health", 443)
     assert inputs["expectedCodes"] == "200"
-    assert inputs["expectedBody"] == "healthy"
+    assert inputs["expectedBody"] == '"status":"healthy"'  # not 'healthy', which 'unhealthy' contains
     assert (inputs["interval"], inputs["timeout"], inputs["retries"]) == (60, 5, 2)
 
 
