@@ -48,7 +48,7 @@ def served_hostnames(settings: stack_config.StackConfig,
         prefix = f"{PROJECT}:"
         try:
             file_config = read_stack_file("staging", project)
-        except PlanError as error:
+        except (PlanError, ProjectError) as error:
             raise stack_config.ConfigError([
                 f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
                 f"which cannot be read ({error}); keep it beside Pulumi.production.yaml or remove staging "

@@ -32,7 +32,7 @@ def rules_by_ref(plan, phase: str) -> dict[str, dict]:
     return {rule["ref"]: rule for rule in ruleset(plan, phase)["rules"]}
 
 
-def test_tls_and_https_settings_are_the_seeds(production):
+def test_tls_and_https_settings_are_the_documents(production):
     settings = settings_of(production)
     assert settings["ssl"] == "strict"
     assert settings["min_tls_version"] == "1.3"
@@ -236,7 +236,7 @@ def test_expressions_never_name_a_hostname_by_hand():
     assert "edgeSecurity.wafCustomRules[0].expression" in problem and "http.host" in problem
 
 
-# ---- the seed's rules, as the plan allows -------------------------------------------------------
+# ---- the report's rules, as the plan allows -----------------------------------------------------
 
 def test_session_integrity_header_test_is_case_insensitive(production):
     rule = rules_by_ref(production, "http_request_firewall_custom")["session_integrity"]
@@ -290,7 +290,7 @@ def test_no_cache_rule_targets_a_worker_served_path(production):
     assert "edgeSecurity.cacheRules[0]: (static_assets)" in problem and "answered by a Worker" in problem
 
 
-def test_the_seeds_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
+def test_the_reports_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
     import json
     for stack in ("production", "staging"):
         policy = json.loads(stack_file_config(stack)[f"{PREFIX}services"]["project-awareness"]["vars"]["CACHE_POLICY"])
