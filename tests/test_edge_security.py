@@ -221,6 +221,31 @@ def test_a_path_test_that_cannot_be_moved_under_the_route_is_a_config_error():
     parse_stack_config({k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}, "Pulumi.production.yaml")
 
 
+def test_staging_routes_a_rule_covers_are_checked_too(tmp_path, capsys):
+    """Staging's sites are read from Pulumi.staging.yaml at plan time: a path test that moves soundly
+    under production's route but not under staging's is refused, naming staging's route."""
+    import yaml
+
+    from chittyos_edge import cli
+
+    from conftest import copy_project
+
+    copy = copy_project(tmp_path / "copy")
+    staging_file, production_file = copy.stack_file("staging"), copy.stack_file("production")
+    staging = yaml.safe_load(staging_file.read_text())
+    staging["config"][f"{PREFIX}services"]["project-awareness"]["routes"] = ["project-awareness-staging.chitty.cc/pa/*"]
+    staging_file.write_text(yaml.safe_dump(staging))
+    production = yaml.safe_load(production_file.read_text())
+    rule = production["config"][f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]
+    assert rule["ref"] == "session_integrity" and "staging" in rule["environments"]
+    rule["expression"] = 'http.request.uri.path contains "a/api/sessions/"'  # "/pa" + "/api/sessions/..."
+    production_file.write_text(yaml.safe_dump(production))
+    assert cli.main(["-C", str(copy.root), "plan", "--stack", "production"]) == 2
+    err = capsys.readouterr().err
+    assert "edgeSecurity.wafCustomRules[0]" in err and "project-awareness-staging.chitty.cc/pa/*" in err
+    assert "project-awareness/*" not in err and "Traceback" not in err
+
+
 def test_a_rule_too_long_once_deployed_is_a_config_error():
     def long(c):
         paths = " ".join(f'"/api/endpoint-number-{i}/"' for i in range(90))
