@@ -70,7 +70,9 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=HELP_FORMATTER,
-        description="Offline plan, policy gate and stack outputs of the ChittyOS Cloudflare estate.\n\n"
+        description="The toolchain of the ChittyOS Cloudflare estate: the offline plan, the change view and the\n"
+                    "policy gate of every change; the stack outputs; local runs, smoke tests, backups, staged\n"
+                    "rollouts and the inventory of what already runs.\n\n"
                     "Every command works on the project you stand in, as pulumi does: the nearest Pulumi.yaml\n"
                     "at or above the working directory (or -C DIR). Stacks are its Pulumi.<stack>.yaml files.",
         epilog=epilog(

@@ -23,6 +23,7 @@ from components.worker_service import WorkerService
 from . import PROJECT
 from . import config as stack_config
 from .config.base import Environment
+from .config.edge import deployed_problems
 from .outputs_contract import build_outputs
 from .preflight import check_deployable, check_pinned_bundles
 from .project import Project, ProjectError
@@ -47,7 +48,7 @@ def served_hostnames(settings: stack_config.StackConfig,
         prefix = f"{PROJECT}:"
         try:
             file_config = read_stack_file("staging", project)
-        except PlanError as error:
+        except (PlanError, ProjectError) as error:
             raise stack_config.ConfigError([
                 f"edgeSecurity: rules that list staging in environments cover the hostnames of Pulumi.staging.yaml, "
                 f"which cannot be read ({error}); keep it beside Pulumi.production.yaml or remove staging "
@@ -55,6 +56,10 @@ def served_hostnames(settings: stack_config.StackConfig,
         raw = {k[len(prefix):]: v for k, v in file_config.items() if k.startswith(prefix)}
         staging = stack_config.parse_stack_config(raw, "Pulumi.staging.yaml", "staging")
         served[Environment.STAGING] = staging.served_by_owner()
+        # Production's own sites were checked with its config; staging's are known only now.
+        problems = deployed_problems(security, served)
+        if problems:
+            raise stack_config.ConfigError([f"Pulumi.production.yaml: {PROJECT}:{line}" for line in problems])
     return served
 
 

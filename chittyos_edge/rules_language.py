@@ -34,6 +34,15 @@ class ExpressionError(ValueError):
     """The expression does not parse (message says where)."""
 
 
+class RouteRewriteError(ExpressionError):
+    """A rule's path tests cannot be moved under a Worker route's path prefix soundly (message says why)."""
+
+
+# "The maximum length of a rule expression is 4,096 characters."
+# https://developers.cloudflare.com/ruleset-engine/rules-language/expressions/#maximum-rule-expression-length
+MAX_EXPRESSION_LENGTH = 4096
+
+
 @lru_cache(maxsize=1)
 def reference() -> dict[str, Any]:
     """The committed Rules-language reference: fields, functions, operators, managed lists, sources."""
@@ -84,6 +93,10 @@ class Literal:
 @dataclass(frozen=True)
 class ListLiteral:
     values: tuple[Any, ...]
+
+
+class Address(str):
+    """An IP address or CIDR range written bare in a list (`{192.0.2.0/24}`): printed back without quotes."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +228,7 @@ class _Parser:
         if token.kind == "number":
             return int(token.text)
         if token.kind == "addr":
-            return token.text
+            return Address(token.text)
         raise ExpressionError(f"unexpected {token.text!r} in a list at offset {token.at}")
 
     def value(self) -> Any:
@@ -436,8 +449,200 @@ def _eval(node: Any, request: Mapping[str, Any], lists: Mapping[str, list]) -> A
 # ---- building expressions --------------------------------------------------------------------
 
 def quote(value: str) -> str:
-    """A Rules-language string literal."""
-    return json.dumps(value)
+    """A Rules-language string literal (quoted strings escape only `"` and `\\`)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) or isinstance(value, Address):
+        return str(value)
+    return quote(value)
+
+
+def unparse(node: Any) -> str:
+    """The expression text of a syntax tree (`parse(unparse(tree)) == tree`)."""
+    def operand(child: Any) -> str:
+        return f"({unparse(child)})" if isinstance(child, Logical) else unparse(child)
+
+    if isinstance(node, Logical):
+        return f" {node.op} ".join(operand(child) for child in node.operands)
+    if isinstance(node, Not):
+        return "not " + operand(node.operand)
+    if isinstance(node, Compare):
+        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+    if isinstance(node, Call):
+        return f"{node.name}({', '.join(unparse(arg) for arg in node.args)})" + ("[*]" if node.unpack else "")
+    if isinstance(node, Field):
+        return node.name + "".join("[*]" if a == STAR else f"[{_scalar(a)}]" for a in node.accessors)
+    if isinstance(node, Literal):
+        return _scalar(node.value)
+    if isinstance(node, ListLiteral):
+        return "{" + " ".join(_scalar(v) for v in node.values) + "}"
+    if isinstance(node, NamedList):
+        return "$" + node.name
+    raise ExpressionError(f"cannot print {node!r}")
+
+
+# ---- moving path tests under a Worker route's prefix -----------------------------------------
+#
+# On a custom domain a Worker sees its paths as written (`/api/auth/login`); under the route
+# `api.chitty.cc/project-awareness/*` it sees `/project-awareness/api/auth/login`. A rule's path
+# tests are written for the first; `rebase` rewrites them so that, on the route, each test gives the
+# verdict it gives at the service root. A test that cannot be rewritten soundly is refused.
+
+# Fields whose value starts with the request path (`http.request.uri` adds the query string).
+PATH_FIELDS = frozenset({"http.request.uri.path", "raw.http.request.uri.path", "http.request.uri",
+                         "raw.http.request.uri"})
+# These carry the hostname as well: on a route site it is another host than the service's own.
+_HOST_URI_FIELDS = frozenset({"http.request.full_uri", "raw.http.request.full_uri"})
+_CASE_FUNCTIONS = {"lower": str.lower, "upper": str.upper}
+_REGEX_META = set("\\.+*?()|[]{}^$")
+
+
+def _path_prefix(node: Any, prefix: str) -> str | None:
+    """The route prefix as `node` shows it, when `node` is the path (`lower(path)`: lower-cased)."""
+    if isinstance(node, Field) and node.name in PATH_FIELDS and not node.accessors:
+        return prefix
+    if isinstance(node, Call) and node.name in _CASE_FUNCTIONS and len(node.args) == 1 and not node.unpack:
+        inner = _path_prefix(node.args[0], prefix)
+        return None if inner is None else _CASE_FUNCTIONS[node.name](inner)
+    return None
+
+
+def _unaffected(needle: str, prefix: str, anywhere: bool) -> bool:
+    """Whether a test for `needle` (anywhere in the path, or at its end) gives the same verdict on
+    `prefix + path` as on `path`, for every path (paths start with "/"): the needle neither lies in the
+    prefix nor spans the join (a suffix of the prefix followed by a "/" in the needle)."""
+    if not needle:
+        return True
+    if anywhere and needle in prefix:
+        return False
+    return not any(prefix.endswith(needle[:i]) and needle[i] == "/" for i in range(1, len(needle)))
+
+
+def _anchored(regex: str) -> bool:
+    """`^/` then the rest, with no alternative outside a group: only then does every match start at
+    the path's first "/", so the prefix can go between `^` and it."""
+    if not regex.startswith("^/") or regex[2:3] in ("?", "*", "+", "{"):
+        return False
+    depth, at, in_class = 0, 2, False
+    while at < len(regex):
+        char = regex[at]
+        if char == "\\":
+            at += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            at += 1
+            at += regex[at:at + 1] == "^"
+            at += regex[at:at + 1] == "]"  # a ']' first in a class is literal
+            continue
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "|" and depth == 0:
+            return False
+        at += 1
+    return True
+
+
+def _rebase_test(node: Any, seen: str, needle: Any) -> Any:
+    """One test of the path, as on `seen + path`; `needle` is the literal compared with the path."""
+    text = unparse(node)
+    fix = "test the path with starts_with(), eq, ne or in, which the program moves under the prefix"
+    if isinstance(node, Call):
+        if node.name == "starts_with":
+            return Call(node.name, (node.args[0], Literal(seen + needle)), node.unpack)
+        if _unaffected(needle, seen, anywhere=False):
+            return node
+        raise RouteRewriteError(f"`{text}` can match across the join of the prefix {seen!r} and the path, where it "
+                                f"never matches at the service root; {fix}")
+    op = node.op
+    if op in ("eq", "ne"):
+        return Compare(op, node.left, Literal(seen + needle))
+    if op == "in":
+        return Compare(op, node.left, ListLiteral(tuple(seen + value for value in needle)))
+    if op == "contains":
+        if _unaffected(needle, seen, anywhere=True):
+            return node
+        raise RouteRewriteError(f"`{text}` can match inside the prefix {seen!r} or across its join with the path, "
+                                f"where it never matches at the service root; {fix}")
+    if op in ("wildcard", "strict wildcard"):
+        if needle.startswith("/") and not set(seen) & set("*\\"):
+            return Compare(op, node.left, Literal(seen + needle))
+        raise RouteRewriteError(f"`{text}` does not start with \"/\", so it can match across the prefix {seen!r}; "
+                                "start the pattern with the path's first \"/\"")
+    if op == "matches":
+        if _anchored(needle):
+            escaped = "".join("\\" + c if c in _REGEX_META else c for c in seen)
+            return Compare(op, node.left, Literal("^" + escaped + needle[1:]))
+        raise RouteRewriteError(f"`{text}` is not anchored at the path's start (`^/...`, no top-level `|`), so it "
+                                f"can match across the prefix {seen!r}; anchor it or use starts_with()")
+    raise RouteRewriteError(f"`{text}` compares the path by order ({op}), which the prefix {seen!r} changes; {fix}")
+
+
+def _rebase(node: Any, prefix: str) -> Any:
+    if isinstance(node, Logical):
+        return Logical(node.op, tuple(_rebase(child, prefix) for child in node.operands))
+    if isinstance(node, Not):
+        return Not(_rebase(node.operand, prefix))
+    if isinstance(node, Compare):
+        seen = _path_prefix(node.left, prefix)
+        if seen is not None:
+            right = node.right
+            if isinstance(right, Literal) and type(right.value) is str:
+                return _rebase_test(node, seen, right.value)
+            if node.op == "in" and isinstance(right, ListLiteral) and all(
+                    type(value) is str for value in right.values):
+                return _rebase_test(node, seen, right.values)
+            raise RouteRewriteError(f"`{unparse(node)}` compares the path with something other than string "
+                                    "literals; the program can only move literal paths under the prefix")
+        return Compare(node.op, _rebase(node.left, prefix), _rebase(node.right, prefix))
+    if isinstance(node, Call):
+        if node.name in ("starts_with", "ends_with") and len(node.args) == 2 and not node.unpack:
+            seen = _path_prefix(node.args[0], prefix)
+            needle = node.args[1]
+            if seen is not None and isinstance(needle, Literal) and type(needle.value) is str:
+                return _rebase_test(node, seen, needle.value)
+        return Call(node.name, tuple(_rebase(arg, prefix) for arg in node.args), node.unpack)
+    if isinstance(node, Field) and node.name in _HOST_URI_FIELDS:
+        raise RouteRewriteError(f"`{node.name}` includes the hostname, which differs on the route; "
+                                "test http.request.uri.path instead")
+    if isinstance(node, Field) and node.name in PATH_FIELDS:
+        raise RouteRewriteError(
+            f"`{unparse(node)}` is used outside a test the program can move under the prefix; test the path "
+            "only with starts_with(), ends_with(), eq, ne, in, contains, wildcard \"/...\" or matches \"^/...\"")
+    return node
+
+
+def rebase(expression: str, prefix: str) -> str:
+    """The expression as it must read where the service's paths sit under `prefix` (a Worker route
+    `host/project-awareness/*` has prefix "/project-awareness"): path tests moved under it, everything
+    else as written. Returns `expression` itself when nothing changes; raises RouteRewriteError for a
+    path test that cannot be moved soundly."""
+    if not prefix:
+        return expression
+    tree = parse(expression)
+    rebased = _rebase(tree, prefix)
+    return expression if rebased == tree else unparse(rebased)
+
+
+def tests_the_path(expression: str) -> bool:
+    """Whether the expression reads the request path (or the URI, which holds it)."""
+    return bool(usage(expression).fields & (PATH_FIELDS | _HOST_URI_FIELDS))
+
+
+def _host_test(hosts: list[str]) -> str:
+    if len(hosts) == 1:
+        return f"http.host eq {quote(hosts[0])}"
+    return "http.host in {" + " ".join(quote(h) for h in hosts) + "}"
+
+
+def _route_test(host: str, prefix: str) -> str:
+    return f"(http.host eq {quote(host)} and starts_with(http.request.uri.path, {quote(prefix)}))"
 
 
 def host_condition(served: list[str]) -> str:
@@ -446,19 +651,55 @@ def host_condition(served: list[str]) -> str:
     if not served:
         raise ValueError("a scoped rule needs at least one hostname")
     hosts = [entry for entry in served if "/" not in entry]
-    parts = []
-    if hosts:
-        parts.append("http.host in {" + " ".join(quote(h) for h in hosts) + "}")
+    parts = ["http.host in {" + " ".join(quote(h) for h in hosts) + "}"] if hosts else []
     for entry in served:
         if "/" in entry:
             host, prefix = entry.split("/", 1)
-            parts.append(f"(http.host eq {quote(host)} and starts_with(http.request.uri.path, {quote('/' + prefix)}))")
+            parts.append(_route_test(host, "/" + prefix))
     return " or ".join(parts)
 
 
 def scoped(served: list[str], expression: str) -> str:
-    """The expression restricted to `served` (see host_condition); `true` becomes the condition alone."""
+    """The expression restricted to `served` (see host_condition), each site testing the path as its
+    Worker sees it: on a hostname the expression as written; under a route `host/prefix/` its path
+    tests moved under "/prefix" (`rebase`). `true` becomes the condition alone.
+
+        (http.host in {custom domains} and (BODY))
+        or (http.host eq "api.chitty.cc" and starts_with(http.request.uri.path, "/project-awareness/") and (BODY'))
+
+    Sites whose expression reads the same share one condition. Raises RouteRewriteError naming the
+    route when a path test cannot be moved."""
     condition = host_condition(served)
     if expression.strip() == "true":
         return f"({condition})"
-    return f"({condition}) and ({expression})"
+    as_written: list[str] = []
+    rebased: dict[str, dict[str, list[str]]] = {}  # body -> route prefix -> hosts
+    for entry in served:
+        body = expression
+        if "/" in entry:
+            host, rest = entry.split("/", 1)
+            try:
+                if rest and not rest.endswith("/"):
+                    if tests_the_path(expression):
+                        raise RouteRewriteError(
+                            "the route's path does not end in /*, so its Worker's paths have no root to move the "
+                            "rule's path tests under; end the route in /* or scope the rule to other services")
+                else:
+                    body = rebase(expression, "/" + rest.rstrip("/"))
+            except RouteRewriteError as error:
+                raise RouteRewriteError(f"on the Worker route {entry}*: {error}") from None
+            if body != expression:
+                rebased.setdefault(body, {}).setdefault("/" + rest, []).append(host)
+                continue
+        as_written.append(entry)
+    if not rebased:
+        return f"({condition}) and ({expression})"
+    parts = []
+    if as_written:
+        routes = any("/" in entry for entry in as_written)
+        sites = f"({host_condition(as_written)})" if routes else host_condition(as_written)
+        parts.append(f"({sites} and ({expression}))")
+    for body, prefixes in rebased.items():
+        for prefix, hosts in prefixes.items():
+            parts.append(f"({_host_test(hosts)} and starts_with(http.request.uri.path, {quote(prefix)}) and ({body}))")
+    return " or ".join(parts)

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from typing import Sequence
 
 from .errors import UsageError
 from .project import Project
 
 STACK_ENV = "PULUMI_STACK"
-HELP_FORMATTER = argparse.RawDescriptionHelpFormatter
+FILL_WIDTH = 96
+
+
+class HELP_FORMATTER(argparse.RawDescriptionHelpFormatter):  # noqa: N801 (the name every command imports)
+    """Descriptions keep their line breaks (tables, lists of sources); a paragraph written as one long
+    line is filled to the width of the hand-wrapped ones."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        for line in text.splitlines():
+            if len(line) > FILL_WIDTH + 4 and not line[:1].isspace():
+                lines += textwrap.wrap(line, FILL_WIDTH, break_on_hyphens=False, break_long_words=False)
+            else:
+                lines.append(line)
+        return "\n".join(indent + line for line in lines)
 
 
 def epilog(examples: Sequence[str], exit_codes: Sequence[str]) -> str:

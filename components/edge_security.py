@@ -3,8 +3,10 @@
 Creates one `ZoneSetting` per TLS/HTTPS setting (SSL mode, minimum TLS version, TLS 1.3, always-use-HTTPS,
 automatic HTTPS rewrites, HTTP/3, HSTS), `ZoneDnssec`, and ONE `Ruleset` per phase entry point that has
 rules: custom WAF rules, managed WAF rulesets, rate limits, cache rules and the security response headers.
-Every rule is prefixed with `http.host in {...}`: the hostnames of the services its `services` and
-`environments` name (production's, and staging's when listed), so other services of the zone are untouched.
+Every rule is limited to the sites of the services its `services` and `environments` name (production's,
+and staging's when listed), so other services of the zone are untouched: their hostnames, and for a Worker
+route `host/prefix/*` that host under the prefix, where the rule's path tests are moved under the prefix
+(`rules_language.scoped`), so a limit on `/api/auth/` also holds on `host/prefix/api/auth/`.
 
 Ownership: a zone has one entry point per phase, and this component owns each whole entry point. Rules
 added by hand in the dashboard to one of these phases are replaced on the next `pulumi up` that writes the
@@ -20,14 +22,14 @@ what each rule needs of the zone's plan is checked against `zone.plan` before an
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from chittyos_edge.config.base import Environment
 from chittyos_edge.config.edge import (BURST_PERIOD, SECURITY_HEADERS_REF, CacheRule, EdgeSecurityConfig,
-                                       ManagedRuleset, RateLimitRule, Scoped, SecurityHeaders, WafRule)
+                                       ManagedRuleset, RateLimitRule, Scoped, SecurityHeaders, ServedHostnames,
+                                       WafRule, rule_sites)
 from chittyos_edge.rules_language import scoped
 
 from .base import Component
@@ -52,24 +54,17 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-# What is served, per environment, per owner (service key or "tunnel"): StackConfig.served_by_owner().
-ServedHostnames = Mapping[Environment, Mapping[str, list[str]]]
 Scope = Callable[[Scoped, str], str]
 
 
 def scope_for(served: ServedHostnames) -> Scope:
-    """`scope(rule, expression)`: the expression limited to the hostnames the rule's scope names."""
+    """`scope(rule, expression)`: the expression limited to the sites the rule's scope names, its path
+    tests moved under each Worker route's prefix (config validation refused what cannot be moved)."""
     def scope(rule: Scoped, expression: str) -> str:
-        hosts: list[str] = []
-        for environment in rule.environments:
-            owners = served.get(environment, {})
-            for owner, names in owners.items():
-                if rule.services is None or owner in rule.services:
-                    hosts.extend(names)
-        hosts = list(dict.fromkeys(hosts))
-        if not hosts:
+        sites = rule_sites(rule, served)
+        if not sites:
             raise ValueError(f"rule scope {rule.services} / {[e.value for e in rule.environments]} names no hostname")
-        return scoped(hosts, expression)
+        return scoped(sites, expression)
     return scope
 
 

@@ -211,8 +211,12 @@ class WorkerService(Component):
                 zone_id=zone_id, pattern=pattern, script=script_name,
                 opts=self.child_opts(depends_on=code_ready))
 
-        schedules = list(dict.fromkeys(
-            list(service.crons) + (durable_objects.schedules if durable_objects is not None else [])))
+        # A Durable Object host's cleanup schedule calls the `scheduled` handler of code this program
+        # uploads. Live code is the application's own: it may have no such handler, and its Durable
+        # Object code ships with its own deploy, so only the crons the stack states are set on it.
+        hosted = (durable_objects.schedules
+                  if durable_objects is not None and service.code.source is not CodeSource.LIVE else [])
+        schedules = list(dict.fromkeys(list(service.crons) + hosted))
         if schedules:
             cloudflare.WorkersCronTrigger(
                 self.child_name("crons"),

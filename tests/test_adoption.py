@@ -19,7 +19,7 @@ QUEUE = "cloudflare:index/queue:Queue"
 WORKER = "cloudflare:index/worker:Worker"
 
 # The ChittyConnect status report, "Cloudflare Resources": what ChittyConnect runs on today.
-SEED_IMPORTS = {
+DOCUMENTED_IMPORTS = {
     (KV, "production-data-kv-chittyconnect-idempotency"): "ea43bc974b894701a069e4804be765ba",   # IDEMP_KV
     (KV, "production-data-kv-chittyconnect-tokens"): "d8051882226b470ba10035b30447a8b7",        # TOKEN_KV
     (KV, "production-data-kv-chittyconnect-api-keys"): "3a29a9de28c84b7e8b87070cbf006415",      # API_KEYS
@@ -33,9 +33,9 @@ STAGING_IMPORTS = {(WORKER, "staging-chittyconnect-worker"): "chittyconnect-stag
                    (D1, "staging-storage-d1-chittyconnect"): STAGING_D1}
 
 
-def test_production_imports_exactly_the_seed_resources(production):
+def test_production_imports_exactly_the_documented_resources(production):
     imported = {(r["type"], r["name"]): r["importId"] for r in production["resources"] if r["importId"]}
-    assert imported == {key: f"{ACCOUNT}/{rid}" for key, rid in {**SEED_IMPORTS, **PRODUCTION_WORKER}.items()}
+    assert imported == {key: f"{ACCOUNT}/{rid}" for key, rid in {**DOCUMENTED_IMPORTS, **PRODUCTION_WORKER}.items()}
 
 
 def test_staging_imports_its_running_worker_and_database(staging):
@@ -66,7 +66,7 @@ def test_adopted_resources_keep_their_names_and_are_protected(production):
     assert queue["inputs"]["queueName"] == "github-events"          # the live name, no "-production"
     database = resource(production, D1, "production-storage-d1-chittyconnect")
     assert database["inputs"]["name"] == "chittyconnect-production"
-    for (typ, name) in SEED_IMPORTS:
+    for (typ, name) in DOCUMENTED_IMPORTS:
         adopted = resource(production, typ, name)
         assert adopted["protect"] and adopted["retainOnDelete"], name
     # the adopted ids are what the Worker binds, through the stack outputs
@@ -139,7 +139,7 @@ def test_policy_allowlist_lists_exactly_the_adopted_ids():
     config = stack_file_config("production")
     adopted = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")
                for entry in config[f"chittyos-edge:{section}"].values() if entry.get("adopt")}
-    assert adopted == set(SEED_IMPORTS.values())
+    assert adopted == set(DOCUMENTED_IMPORTS.values())
     policies = {stack: json.loads(PROJECT.policy_config(stack).read_text())
                 for stack in ("production", "staging")}
     staging = {entry["adopt"]["id"] for section in ("kvNamespaces", "queues", "d1Databases")

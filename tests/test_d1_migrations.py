@@ -13,7 +13,7 @@ from components.d1_migration_runner import D1MigrationsProvider, edited_migratio
 from tests.conftest import ROOT, copy_project, plan_with, resource, resources
 
 REPO_MIGRATIONS = ROOT / "migrations" / "chittyconnect"
-SEED_TABLES = {"documents", "document_versions", "document_permissions", "document_tags",
+GUIDE_TABLES = {"documents", "document_versions", "document_permissions", "document_tags",
                "document_relationships", "document_access_log", "storage_quotas"}
 DYNAMIC = "pulumi-python:dynamic/d1:Migrations"
 D1 = "cloudflare:index/d1Database:D1Database"
@@ -40,13 +40,13 @@ def _write(directory: Path, files: dict[str, str]) -> Path:
     return directory
 
 
-def test_repo_migrations_are_numbered_and_create_the_seed_schema():
+def test_repo_migrations_are_numbered_and_create_the_guides_schema():
     files = dm.load_directory(REPO_MIGRATIONS)
     assert [m.number for m in files] == list(range(1, len(files) + 1)) and len(files) >= 2
     connection, executor = _db()
     applied = dm.apply_pending(executor, files, environment="production")
     assert applied == [m.name for m in files]
-    assert _tables(connection) == SEED_TABLES | {"d1_migrations"}
+    assert _tables(connection) == GUIDE_TABLES | {"d1_migrations"}
     assert _recorded(connection) == applied
     # wrangler's own table definition, so `wrangler d1 migrations list` agrees with this runner.
     columns = connection.execute("PRAGMA table_info(d1_migrations)").fetchall()
@@ -185,7 +185,7 @@ def test_d1_http_executor_speaks_the_query_api():
     assert url == f"https://api.cloudflare.com/client/v4/accounts/{'a' * 32}/d1/database/db-uuid/query"
     assert headers["Authorization"] == "Bearer token-value"
     assert payload["sql"].rstrip().endswith(f"INSERT INTO d1_migrations (name) VALUES ('{files[-1].name}');")
-    assert _tables(connection) == SEED_TABLES | {"d1_migrations"}
+    assert _tables(connection) == GUIDE_TABLES | {"d1_migrations"}
     assert dm.apply_pending(executor, files, environment="production") == []
 
     broken = dm.Migration("0009_broken.sql", 9, "CREATE TABLE z (id INTEGER); INSERT INTO nowhere VALUES (1);")

@@ -57,7 +57,7 @@ def test_stateful_resources_are_protected_and_retained_in_production_only(plans)
 
 
 def test_no_store_name_or_id_is_shared_between_the_stacks(plans):
-    """Seed 003: staging used production's KV and D1. Nothing of that kind may appear in both plans."""
+    """The ChittyConnect status report: staging used production's KV and D1. Nothing of that kind may appear in both plans."""
     def identities(plan):
         found = set()
         for r in plan["resources"]:

@@ -41,7 +41,7 @@ def test_every_bucket_with_its_sub_resources(plans, stack):
         assert len(cors) == (1 if entry.get("cors") else 0)
 
 
-def test_seed_lifecycle_30_days_to_infrequent_access_then_delete_at_90(production):
+def test_documented_lifecycle_30_days_to_infrequent_access_then_delete_at_90(production):
     rules = resource(production, LIFECYCLE, "production-storage-bucket-chittyops-project-data-lifecycle")["inputs"]["rules"]
     assert rules == [{
         "id": "project-data-ia-then-delete", "enabled": True, "conditions": {"prefix": ""},

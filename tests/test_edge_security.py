@@ -32,7 +32,7 @@ def rules_by_ref(plan, phase: str) -> dict[str, dict]:
     return {rule["ref"]: rule for rule in ruleset(plan, phase)["rules"]}
 
 
-def test_tls_and_https_settings_are_the_seeds(production):
+def test_tls_and_https_settings_are_the_documents(production):
     settings = settings_of(production)
     assert settings["ssl"] == "strict"
     assert settings["min_tls_version"] == "1.3"
@@ -123,6 +123,137 @@ def test_rules_are_scoped_per_service_and_environment(production):
         assert not rules_language.evaluate(rules[ref]["expression"], connect), ref
 
 
+# ---- every site a rule covers sees it as the service root does -----------------------------------
+
+ROUTE = ("api.chitty.cc", "/project-awareness")  # the Worker route api.chitty.cc/project-awareness/*
+
+
+def verdicts(plan, host: str, path: str, **request) -> dict[str, bool]:
+    base = {"http.host": host, "http.request.uri.path": path, "http.request.method": "POST",
+            "http.user_agent": "curl/8.5.0", **request}
+    return {rule["ref"]: rules_language.evaluate(rule["expression"], base) for rule in all_rules(plan)}
+
+
+def test_the_route_is_limited_exactly_as_the_custom_domain(production):
+    host, prefix = ROUTE
+    root = verdicts(production, "project-awareness.chitty.cc", "/api/auth/login")
+    assert root["auth_endpoints"] and root["auth_endpoints_burst"] and root["api_abuse_protection"]
+    assert verdicts(production, host, prefix + "/api/auth/login") == root
+    ws = verdicts(production, "project-awareness.chitty.cc", "/ws")
+    assert verdicts(production, host, prefix + "/ws") == ws
+    assert not ws["auth_endpoints"] and ws["cloudflare_managed"]
+    # the rest of api.chitty.cc belongs to other teams: none of these rules reaches it
+    assert not any(verdicts(production, host, "/other/api/auth/login").values())
+    assert not any(verdicts(production, host, "/api/auth/login").values())
+    assert not any(verdicts(production, host, "/project-awarenessx/api/auth/login").values())
+
+
+def served_sites() -> dict:
+    from chittyos_edge.ops.stack import settings_of
+    from chittyos_edge.program import served_hostnames
+    from tests.conftest import PROJECT
+
+    settings = settings_of("production", PROJECT)
+    return settings.edge_security, served_hostnames(settings, PROJECT)
+
+
+def representative_requests() -> list[dict]:
+    """Paths on both sides of every production rule's path tests, with and without what the rules
+    look for in methods, user agents, headers and scores."""
+    paths = ("/", "/api", "/api/", "/apix/auth/", "/api/auth/login", "/api/auth", "/api/sessions/abc",
+             "/sessions/", "/x/sessions/y", "/api/projects/sync", "/api/projects/sync/", "/api/projects/suggestions",
+             "/ws", "/ws/x", "/static/app.js", "/health")
+    variants = (
+        {"http.request.method": "POST", "http.user_agent": "curl/8.5.0", "cf.waf.score.class": "attack",
+         "http.request.headers": {"origin": ["https://evil.example"]}},
+        {"http.request.method": "POST", "http.user_agent": "Claude-User/1.0", "cf.waf.score.class": "attack",
+         "http.request.headers": {"origin": ["https://claude.ai"], "authorization": ["Bearer t"]}},
+        {"http.request.method": "GET", "http.user_agent": "openai-python/1.40", "cf.waf.score.class": "clean"},
+    )
+    return [{"http.request.uri.path": path, **variant} for path in paths for variant in variants]
+
+
+def test_every_rule_gives_the_service_roots_verdict_on_every_site_it_covers(production):
+    from chittyos_edge.config.edge import rule_sites
+
+    security, served = served_sites()
+    scoped = {rule.ref: rule for rule in [*security.waf_custom_rules, *security.managed_rulesets,
+                                          *security.rate_limits]}
+    scoped["security_headers"] = security.security_headers
+    requests = representative_requests()
+    routes_seen = 0
+    for rule in all_rules(production):
+        sites = rule_sites(scoped[rule["ref"].removesuffix("_burst")], served)
+        roots = [site for site in sites if "/" not in site]
+        assert roots, rule["ref"]
+
+        def on(host: str, prefix: str = "") -> list[bool]:
+            return [rules_language.evaluate(rule["expression"], {
+                **request, "http.host": host, "http.request.uri.path": prefix + request["http.request.uri.path"]})
+                for request in requests]
+
+        expected = on(roots[0])
+        assert any(expected), f"{rule['ref']} matches none of the requests: the comparison proves nothing"
+        for site in sites:
+            host, _, rest = site.partition("/")
+            prefix = "/" + rest.rstrip("/") if rest else ""
+            routes_seen += bool(prefix)
+            assert on(host, prefix) == expected, f"{rule['ref']} on {site} differs from {roots[0]}"
+    assert routes_seen >= len(all_rules(production))  # every rule covers the route
+
+
+def test_a_path_test_that_cannot_be_moved_under_the_route_is_a_config_error():
+    def spans_the_join(c):
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][2]["expression"] = 'http.request.uri.path contains "s/api/auth"'
+    (problem,) = problems("production", spans_the_join)
+    assert "edgeSecurity.rateLimits[2].expression" in problem and "(auth_endpoints)" in problem
+    assert "api.chitty.cc/project-awareness/*" in problem and "starts_with()" in problem
+
+    def unanchored(c):
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][1]["expression"] = 'http.request.uri.path matches "/api/projects/sync$"'
+    (problem,) = problems("production", unanchored)
+    assert "edgeSecurity.wafCustomRules[1].expression" in problem and "anchor" in problem
+
+    def anchored(c):  # the Business plan has regular expressions; an anchored one moves under the prefix
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][1]["expression"] = 'http.request.uri.path matches "^/api/projects/sync$"'
+    config = stack_file_config("production")
+    anchored(config)
+    parse_stack_config({k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}, "Pulumi.production.yaml")
+
+
+def test_staging_routes_a_rule_covers_are_checked_too(tmp_path, capsys):
+    """Staging's sites are read from Pulumi.staging.yaml at plan time: a path test that moves soundly
+    under production's route but not under staging's is refused, naming staging's route."""
+    import yaml
+
+    from chittyos_edge import cli
+
+    from conftest import copy_project
+
+    copy = copy_project(tmp_path / "copy")
+    staging_file, production_file = copy.stack_file("staging"), copy.stack_file("production")
+    staging = yaml.safe_load(staging_file.read_text())
+    staging["config"][f"{PREFIX}services"]["project-awareness"]["routes"] = ["project-awareness-staging.chitty.cc/pa/*"]
+    staging_file.write_text(yaml.safe_dump(staging))
+    production = yaml.safe_load(production_file.read_text())
+    rule = production["config"][f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]
+    assert rule["ref"] == "session_integrity" and "staging" in rule["environments"]
+    rule["expression"] = 'http.request.uri.path contains "a/api/sessions/"'  # "/pa" + "/api/sessions/..."
+    production_file.write_text(yaml.safe_dump(production))
+    assert cli.main(["-C", str(copy.root), "plan", "--stack", "production"]) == 2
+    err = capsys.readouterr().err
+    assert "edgeSecurity.wafCustomRules[0]" in err and "project-awareness-staging.chitty.cc/pa/*" in err
+    assert "project-awareness/*" not in err and "Traceback" not in err
+
+
+def test_a_rule_too_long_once_deployed_is_a_config_error():
+    def long(c):
+        paths = " ".join(f'"/api/endpoint-number-{i}/"' for i in range(90))
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][2]["expression"] = f"http.request.uri.path in {{{paths}}}"
+    (problem,) = problems("production", long)
+    assert "edgeSecurity.rateLimits[2].expression" in problem and "4096" in problem
+
+
 def test_expressions_never_name_a_hostname_by_hand():
     def hand_written(c):
         c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][0]["expression"] = '(http.host eq "project-awareness.chitty.cc")'
@@ -130,7 +261,7 @@ def test_expressions_never_name_a_hostname_by_hand():
     assert "edgeSecurity.wafCustomRules[0].expression" in problem and "http.host" in problem
 
 
-# ---- the seed's rules, as the plan allows -------------------------------------------------------
+# ---- the report's rules, as the plan allows -----------------------------------------------------
 
 def test_session_integrity_header_test_is_case_insensitive(production):
     rule = rules_by_ref(production, "http_request_firewall_custom")["session_integrity"]
@@ -184,7 +315,7 @@ def test_no_cache_rule_targets_a_worker_served_path(production):
     assert "edgeSecurity.cacheRules[0]: (static_assets)" in problem and "answered by a Worker" in problem
 
 
-def test_the_seeds_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
+def test_the_reports_cache_policy_goes_to_the_worker_and_keys_per_user_data_on_the_user():
     import json
     for stack in ("production", "staging"):
         policy = json.loads(stack_file_config(stack)[f"{PREFIX}services"]["project-awareness"]["vars"]["CACHE_POLICY"])

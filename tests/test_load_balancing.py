@@ -25,12 +25,12 @@ def test_monitor_is_account_level_https_with_a_string_status(production):
     assert inputs["accountId"] == stack_file_config("production")[f"{PREFIX}account"]["id"]
     assert (inputs["type"], inputs["method"], inputs["path"], inputs["port"]) == ("https", "GET", "/health", 443)
     assert inputs["expectedCodes"] == "200"
-    assert inputs["expectedBody"] == "healthy"
+    assert inputs["expectedBody"] == '"status":"healthy"'  # not 'healthy', which 'unhealthy' contains
     assert (inputs["interval"], inputs["timeout"], inputs["retries"]) == (60, 5, 2)
 
 
 def test_pools_hold_only_origins_something_serves(production):
-    """The seed's us-west, eu-west and eu-central hostnames are served by nothing: left out (see the stack file)."""
+    """The optimization report's us-west, eu-west and eu-central hostnames are served by nothing: left out (see the stack file)."""
     monitor_id = digest(resources(production, MONITOR)[0]["urn"])
     pools = {r["inputs"]["name"]: r["inputs"] for r in resources(production, POOL)}
     assert set(pools) == {"primary-workers-production"}

@@ -34,12 +34,12 @@ def test_every_public_hostname_has_a_health_check(plans, stack):
     assert set(public) <= checked, f"unchecked: {sorted(set(public) - checked)}"
 
 
-def test_production_checks_carry_the_seeds_values(production):
+def test_production_checks_carry_the_reports_values(production):
     check = checks(production)["project-awareness-health-production"]["inputs"]
     assert check["type"] == "HTTPS"
     assert check["address"] == "project-awareness.chitty.cc"
     assert (check["interval"], check["timeout"], check["retries"]) == (30, 5, 3)
-    assert check["checkRegions"] == ["WNAM", "ENAM", "WEU", "SEAS", "NEAS"]  # the seed's APAC
+    assert check["checkRegions"] == ["WNAM", "ENAM", "WEU", "SEAS", "NEAS"]  # the report's APAC
     http = check["httpConfig"]
     assert http["path"] == "/health"
     assert http["expectedCodes"] == ["200"]
@@ -160,13 +160,13 @@ def test_health_and_tunnel_alerts_are_filtered_to_this_stack(plans, stack):
     assert tunnel_policy["filters"] == {"tunnelIds": [uuid_from(tunnel["urn"])]}
 
 
-def test_production_pages_for_the_seeds_critical_alerts(production):
+def test_production_pages_for_the_reports_critical_alerts(production):
     types = {r["inputs"]["alertType"] for r in resources(production, POLICY)
              if len(r["inputs"]["mechanisms"]["webhooks"]) == 2}
     assert {"health_check_status_notification", "load_balancing_health_alert"} <= types
 
 
-def test_usage_alert_carries_the_seeds_threshold(production):
+def test_usage_alert_carries_the_reports_threshold(production):
     usage = policies_of(production)["production-monitoring-alert-workers-usage"]
     assert usage["alertType"] == "billing_usage_alert"
     assert usage["filters"] == {"products": ["worker_requests"], "limits": ["8000000"]}

@@ -96,7 +96,7 @@ def test_no_stateful_name_or_id_is_shared_between_stacks(plans):
         return found
 
     staging, production = identifiers(plans["staging"]), identifiers(plans["production"])
-    assert len(staging) >= 12 and len(production) >= 12, "every store of the seeds is planned"
+    assert len(staging) >= 12 and len(production) >= 12, "every store of the documents is planned"
     assert not staging & production
 
 

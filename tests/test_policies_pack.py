@@ -218,6 +218,10 @@ def each(items: list[dict], **changes: Any) -> None:
 
 # ---- one forbidden change per rule ---------------------------------------------------------
 
+# Project Awareness's sites: its custom domain, and its route api.chitty.cc/project-awareness/*.
+ON_DOMAIN = 'http.host in {"project-awareness.chitty.cc"}'
+ON_ROUTE = '(http.host eq "api.chitty.cc" and starts_with(http.request.uri.path, "/project-awareness/"))'
+
 MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-TLS-001", "minimum TLS 1.2", lambda p: setting(p, "min_tls_version").update(value="1.2")),
     ("CF-TLS-002", "SSL mode full, not strict", lambda p: setting(p, "ssl").update(value="full")),
@@ -246,6 +250,9 @@ MUTATIONS: list[tuple[str, str, Callable[[Plan], Any]]] = [
     ("CF-WAF-004", "session integrity rule removed", lambda p: phase(p, "http_request_firewall_custom").update(rules=[r for r in phase(p, "http_request_firewall_custom")["rules"] if "/sessions/" not in r["expression"]])),
     ("CF-WAF-005", "sync security only logs", lambda p: each([r for r in phase(p, "http_request_firewall_custom")["rules"] if "/api/projects/sync" in r["expression"]], action="log")),
     ("CF-RL-001", "auth limit raised to 100/min", lambda p: each([r["ratelimit"] for r in rules_on(p, "http_ratelimit", "/api/auth/")], requestsPerPeriod=100, period=60)),
+    ("CF-RL-001", "auth limit scoped to the custom domain only", lambda p: each(rules_on(p, "http_ratelimit", "/api/auth/"), expression=f"({ON_DOMAIN}) and (starts_with(http.request.uri.path, \"/api/auth/\"))")),
+    ("CF-RL-001", "auth limit testing root paths on the route (a side door)", lambda p: each(rules_on(p, "http_ratelimit", "/api/auth/"), expression=f"({ON_DOMAIN} or {ON_ROUTE}) and (starts_with(http.request.uri.path, \"/api/auth/\"))")),
+    ("CF-WAF-005", "sync security scoped to the custom domain only", lambda p: each([r for r in phase(p, "http_request_firewall_custom")["rules"] if "/api/projects/sync" in r["expression"]], expression=f'({ON_DOMAIN}) and (http.request.uri.path eq "/api/projects/sync" and http.request.method eq "POST" and any(len(http.request.headers["origin"][*])[*] gt 0))')),
     ("CF-RL-002", "a suggestions limit that only logs", lambda p: limit(p, "/api/projects/suggestions", action="log")),
     ("CF-RL-003", "a sessions limit per colo only", lambda p: limit(p, "/api/sessions/", ratelimit={"characteristics": ["cf.colo.id"]})),
     ("CF-RL-004", "a WebSocket limit of 25 per 10 s", lambda p: limit(p, "/ws", ratelimit={"period": 10, "requestsPerPeriod": 25})),

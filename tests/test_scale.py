@@ -116,17 +116,17 @@ HOST_TESTS = ['http.host contains "awareness"', 'ends_with(http.host, ".chitty.c
               'not http.host in {"connect.chitty.cc"} and http.cookie contains "session"', "", "(("]
 
 
-def test_a_rule_tried_on_grouped_requests_answers_as_on_each_request(production):
+def test_a_rule_tried_on_indexed_requests_answers_as_on_each_request(production):
     """`Requests` evaluates a rule once per path for the hosts it does not name."""
     expressions = {rule.get("expression") for r in production["resources"] if r["type"] == RULESET
                    for rule in r["inputs"].get("rules") or []} | set(HOST_TESTS)
     hosts = ["project-awareness.chitty.cc", "api.chitty.cc", "connect.chitty.cc", "elsewhere.chitty.cc", ""]
     paths = ["/", "/api/auth/", "/ws", "/project-awareness/api/sessions/"]
     every = [(host, path) for host in hosts for path in paths]
-    groups = [every, every[len(paths):], *([(host, path) for path in paths] for host in hosts)]
-    for expression in expressions:
-        for group in groups:
-            requests = Requests(group)
-            assert requests.reached_by(expression) == any(reaches(expression, h, p) for h, p in group), expression
-            assert requests.always_matched_by(expression, ("http.cookie",)) == any(
-                always(expression, h, p, ("http.cookie",)) for h, p in group), expression
+    for group in (every, every[::-1], every[len(paths):], *([(host, path) for path in paths] for host in hosts)):
+        requests = Requests(group)
+        for expression in expressions:
+            assert requests.reaching(expression) == [
+                i for i, (h, p) in enumerate(group) if reaches(expression, h, p)], expression
+            assert requests.always_matching(expression, ("http.cookie",)) == [
+                i for i, (h, p) in enumerate(group) if always(expression, h, p, ("http.cookie",))], expression

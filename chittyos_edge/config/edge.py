@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Mapping
 
 from pydantic import Field, field_validator, model_validator
 
@@ -572,9 +572,10 @@ def plan_problems(config: "StackConfig") -> list[str]:
         problems += _count_problem(rl, edge_rules, plans.RATE_LIMIT_RULES, plan)
         for i, rule in enumerate(security.rate_limits):
             key = f"{rl}[{i}] ({rule.ref})"
-            # Checked as deployed: the program adds the host (and route path) condition.
+            # Checked with what the program adds: the host (and route path) condition.
+            condition = rules_language.host_condition(["host.example", "host.example/prefix/"])
             problems += _expression_problems(
-                f"{key}.expression", rules_language.scoped(["host.example", "host.example/prefix/"], rule.expression),
+                f"{key}.expression", f"({condition}) and ({rule.expression})",
                 plan, "the rule", plans.RATE_LIMIT_EXPRESSION_FIELDS.at(plan) or None)
             checks = [
                 (f"{key}.period", plans.RATE_LIMIT_PERIODS, lambda allowed: rule.period in allowed,
@@ -640,4 +641,52 @@ def scope_problems(config: "StackConfig") -> list[str]:
     unknown = sorted(set(security.security_headers.services or []) - set(owners))
     if unknown:
         problems.append(f"edgeSecurity.securityHeaders.services: unknown {unknown}")
+    if not problems:
+        problems += deployed_problems(security, {config.environment: config.served_by_owner()})
+    return problems
+
+
+# What is served, per environment, per owner (service key or "tunnel"): StackConfig.served_by_owner().
+ServedHostnames = Mapping[Environment, Mapping[str, list[str]]]
+
+
+def rule_sites(rule: Scoped, served: ServedHostnames) -> list[str]:
+    """The sites a rule covers: the hostnames (and `host/prefix/` routes) of the owners its `services`
+    name, in the environments it lists that `served` holds."""
+    sites: list[str] = []
+    for environment in rule.environments:
+        for owner, names in served.get(environment, {}).items():
+            if rule.services is None or owner in rule.services:
+                sites.extend(names)
+    return list(dict.fromkeys(sites))
+
+
+def deployed_problems(security: EdgeSecurityConfig, served: ServedHostnames) -> list[str]:
+    """Each rule as the program deploys it on the sites it covers: its path tests can be moved under
+    every Worker route's prefix, and the result fits Cloudflare's expression length."""
+    problems: list[str] = []
+    groups = (("wafCustomRules", security.waf_custom_rules), ("managedRulesets", security.managed_rulesets),
+              ("rateLimits", security.rate_limits), ("cacheRules", security.cache_rules))
+    entries = [(f"edgeSecurity.{section}[{i}] ({rule.ref})", rule, rule.expression)
+               for section, rules in groups for i, rule in enumerate(rules)]
+    entries.append(("edgeSecurity.securityHeaders", security.security_headers, "true"))
+    for key, rule, expression in entries:
+        sites = rule_sites(rule, served)
+        if not sites:
+            if set(rule.environments) <= set(served):
+                problems.append(f"{key}.services: the rule covers no hostname this program serves in "
+                                f"{', '.join(e.value for e in rule.environments)}; name a service that has one")
+            continue
+        try:
+            deployed = rules_language.scoped(sites, expression)
+        except rules_language.RouteRewriteError as error:
+            problems.append(f"{key}.expression: {error}")
+            continue
+        except rules_language.ExpressionError:
+            continue  # reported with the plan's fields and functions
+        if len(deployed) > rules_language.MAX_EXPRESSION_LENGTH:
+            problems.append(
+                f"{key}.expression: as deployed on its {len(sites)} sites (host conditions, and the path tests "
+                f"repeated for each route prefix) the expression is {len(deployed)} characters; Cloudflare allows "
+                f"{rules_language.MAX_EXPRESSION_LENGTH}. Shorten it or split the rule by services")
     return problems

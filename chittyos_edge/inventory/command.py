@@ -101,8 +101,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "workers.dev state and queue consumers; KV, D1, queues, R2 buckets, tunnels, DNS records) and "
                     f"write this stack's share to inventory/<stack>.yaml. Needs {TOKEN_VARIABLE}: a read-only token\n"
                     f"({READ_PERMISSIONS}). Only GET requests are made.",
-        epilog=epilog(["CLOUDFLARE_API_TOKEN=<read-only token> chittyos-edge inventory -s production",
-                       "chittyos-edge inventory -s staging --out /tmp/staging.yaml",
+        epilog=epilog(["chittyos-edge inventory -s production     # with CLOUDFLARE_API_TOKEN set (read-only)",
+                       "chittyos-edge inventory -s staging --out plans/inventory-staging.yaml   # compare first",
                        "chittyos-edge inventory --schema > schemas/inventory.schema.json"],
                       ["0  written", "2  usage error: no token, the API refused, unknown stack"]))
     add_stack(parser, repeatable=False, what="the stack whose inventory to refresh")

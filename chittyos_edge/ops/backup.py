@@ -64,11 +64,19 @@ def register(commands) -> None:
         parser = commands.add_parser(
             name, help=("restore D1 databases and KV namespaces of a stack from its backup bucket" if restore else
                         "export every D1 database and KV namespace of a stack to its backup bucket"),
-            description=__doc__.split("\n\n")[0].replace("\n", " ") + (
-                " D1 restores into an empty database (or --replace its tables); KV keys are written over, keys "
-                "that are not in the backup stay. For a D1 point in the last 30 days use Time Travel instead "
-                "(`wrangler d1 time-travel restore`, see the README)." if restore else
-                " Exit 0 when the archive is uploaded, 2 on bad input or a failed wrangler command."),
+            description=(
+                "Restore D1 databases and KV namespaces of a stack from an archive in its backup bucket "
+                "(`backups.bucket`; default: the archive backups/latest.json names), with `wrangler d1 execute "
+                "--file` and `kv bulk put`. D1 restores into an empty database (or --replace its tables); KV "
+                "keys are written over, keys that are not in the backup stay. For a D1 point in the last 30 days "
+                "use Time Travel instead (`wrangler d1 time-travel restore`; see README, \"Backups and restore\")."
+                if restore else
+                "Export every D1 database (`wrangler d1 export`) and KV namespace (`wrangler kv key list` + "
+                "`kv bulk get`) of a stack into one archive in its backup bucket (`backups.bucket`): "
+                "backups/<time>.tar.gz (UTC), named by backups/latest.json once it is whole. Retention is the "
+                "bucket's lifecycle rule.") + (
+                "\n\n--local works on the stores `chittyos-edge dev` uses (ids from the offline plan); --remote on "
+                "the account (CLOUDFLARE_API_TOKEN) with the deployed stack's ids (--backend or --stdin)."),
             formatter_class=HELP_FORMATTER,
             epilog=epilog(
                 ["chittyos-edge restore -s production --remote --yes                # the latest archive",

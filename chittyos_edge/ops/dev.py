@@ -35,7 +35,8 @@ def register(commands) -> None:
             ["chittyos-edge dev -s staging --service project-awareness          # http://127.0.0.1:8787",
              "chittyos-edge dev -s staging --service chittyconnect --bundle workers/chittyconnect/worker.mjs --port 8788",
              "chittyos-edge dev -s production --service chittyconnect --print-config"],
-            ["wrangler's own exit status once it stops", "2  usage or config error, or a failed D1 migration"]))
+            ["0  wrangler stopped cleanly (any other status is wrangler's own)",
+             "2  usage or config error, or a failed D1 migration"]))
     add_stack(parser, repeatable=False, what="the stack whose service to run")
     parser.add_argument("--service", required=True, metavar="KEY", help="the service's key in the stack config")
     parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback)")

@@ -55,8 +55,7 @@ def register(commands) -> None:
                     "/health answers 200 {\"status\":\"healthy\"}, /api/info 200 with name, version and endpoints, "
                     f"suggestions 200 within {SUGGESTIONS_LATENCY_MS} ms, session registration and sync 200, and /ws "
                     "upgrades to a WebSocket. Each service runs the checks its `smoke` list names, against --url or, "
-                    "by default, against every hostname of the stack's outputs (a route's path prefix included). "
-                    "Exit 0 when all pass, 1 when one fails, 2 on bad input.",
+                    "by default, against every hostname of the stack's outputs (a route's path prefix included).",
         formatter_class=HELP_FORMATTER,
         epilog=epilog(
             ["chittyos-edge smoke -s staging                                   # every hostname of the stack",
@@ -75,7 +74,8 @@ def register(commands) -> None:
     parser.add_argument("--retry-for", type=float, default=0.0, metavar="SECONDS",
                         help="re-run failing checks until they pass or SECONDS have passed (a new custom domain can "
                              "take a while to get its certificate; default: 0, no retry)")
-    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), markdown (for a job summary) or json")
     parser.set_defaults(handler=_smoke_command)
 
 

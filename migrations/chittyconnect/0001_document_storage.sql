@@ -1,4 +1,5 @@
--- ChittyConnect document storage metadata (seed 001, "R2 Document Storage with D1 Metadata").
+-- ChittyConnect document storage metadata (the ChittyConnect implementation guide, "R2 Document
+-- Storage with D1 Metadata").
 -- Objects live in R2 under /chittyid/{chitty_id}/{type}/{document_id}; D1 indexes them.
 -- Idempotent (IF NOT EXISTS) so it is safe on a database that already has these tables.
 

@@ -235,7 +235,7 @@ def mentions(expression: Any, *needles: str) -> bool:
 
 
 class Requests:
-    """Sample requests (host, path) that a stack's rules are tried against, grouped once.
+    """Sample requests (host, path) that a stack's rules are tried against, indexed once.
 
     Many rules name their hosts (`http.host in {...}`, `http.host eq "..."`), and such a rule answers
     alike for every host it does not name. So a rule comparing the host only for equality is evaluated
@@ -244,34 +244,31 @@ class Requests:
     A rule testing the host otherwise (`contains`, `matches`, `ends_with`) is evaluated per request."""
 
     def __init__(self, requests: Iterable[tuple[str, str]]):
-        self._paths: dict[str, dict[str, None]] = {}  # host -> its paths, in order, once each
-        self._hosts: dict[str, int] = {}  # path -> how many hosts it is requested on
-        for host, path in requests:
-            paths = self._paths.setdefault(host, {})
-            if path not in paths:
-                paths[path] = None
-                self._hosts[path] = self._hosts.get(path, 0) + 1
+        self.requests = list(requests)
+        self._at_host: dict[str, list[int]] = {}
+        self._at_path: dict[str, list[int]] = {}
+        for index, (host, path) in enumerate(self.requests):
+            self._at_host.setdefault(host, []).append(index)
+            self._at_path.setdefault(path, []).append(index)
 
-    def reached_by(self, expression: Any) -> bool:
-        """`reaches(expression, host, path)` for some request."""
-        return self._any(str(expression or "").strip() or "true", lambda truth: truth is not False)
+    def reaching(self, expression: Any) -> list[int]:
+        """The indexes of the requests for which `reaches(expression, host, path)`, in order."""
+        return self._matching(str(expression or "").strip() or "true", lambda truth: truth is not False)
 
-    def always_matched_by(self, expression: Any, ignore: tuple[str, ...] = ()) -> bool:
-        """`always(expression, host, path, ignore)` for some request."""
-        return self._any(_ignoring(str(expression or ""), ignore).strip() or "true", lambda truth: truth is True)
+    def always_matching(self, expression: Any, ignore: tuple[str, ...] = ()) -> list[int]:
+        """The indexes of the requests for which `always(expression, host, path, ignore)`, in order."""
+        return self._matching(_ignoring(str(expression or ""), ignore).strip() or "true", lambda truth: truth is True)
 
-    def _any(self, text: str, wanted: Callable[[bool | None], bool]) -> bool:
+    def _matching(self, text: str, wanted: Callable[[bool | None], bool]) -> list[int]:
         condition = _condition(text)
         literals = condition.host_literals
         if literals is None:
-            return any(wanted(condition.test(host, path)) for host, paths in self._paths.items() for path in paths)
-        named = ([host for host in literals if host in self._paths] if len(literals) < len(self._paths)
-                 else [host for host in self._paths if host in literals])
-        if any(wanted(condition.test(host, path)) for host in named for path in self._paths[host]):
-            return True
-        left = dict(self._hosts)  # the paths still requested on a host the rule does not name
-        for host in named:
-            for path in self._paths[host]:
-                left[path] -= 1
+            return [i for i, (host, path) in enumerate(self.requests) if wanted(condition.test(host, path))]
+        named = ([host for host in literals if host in self._at_host] if len(literals) < len(self._at_host)
+                 else [host for host in self._at_host if host in literals])
+        hits = [i for host in named for i in self._at_host[host] if wanted(condition.test(*self.requests[i]))]
         unnamed = "\0" * (1 + max(map(len, literals), default=0))  # equal to none of them
-        return any(wanted(condition.test(unnamed, path)) for path, hosts in left.items() if hosts)
+        for path, indexes in self._at_path.items():
+            if wanted(condition.test(unnamed, path)):
+                hits.extend(i for i in indexes if self.requests[i][0] not in literals)
+        return sorted(hits)

@@ -68,6 +68,7 @@ class Site:
     host: str
     prefix: str  # "/" for a custom domain, "/project-awareness/" for `api.chitty.cc/project-awareness/*`
     resource: Any
+    worker: Any = None  # the script it serves: a custom domain's `service`, a route's `script`
 
     def path(self, path: str) -> str:
         """`/api/auth/` as the Worker sees it at this site (under the route's prefix)."""
@@ -85,12 +86,12 @@ def worker_sites(args: Any, report: ReportViolation) -> list[Site]:
     for resource in of_type(args.resources, WORKERS_CUSTOM_DOMAIN, WORKERS_ROUTE):
         with each_resource(report, resource.urn):
             if resource.resource_type == WORKERS_CUSTOM_DOMAIN:
-                host, prefix = resource.props.get("hostname"), "/"
+                host, prefix, worker = resource.props.get("hostname"), "/", raw(resource.props, "service")
             else:
                 pattern = str(resource.props.get("pattern") or "")
-                host, prefix = pattern.split("/", 1)[0], _prefix(pattern)
+                host, prefix, worker = pattern.split("/", 1)[0], _prefix(pattern), raw(resource.props, "script")
             if isinstance(host, str) and host and not pattern_is_wild(host):
-                sites.append(Site(host, prefix, resource))
+                sites.append(Site(host, prefix, resource, None if is_unknown(worker) else worker))
     return sites
 
 

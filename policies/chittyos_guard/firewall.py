@@ -7,6 +7,8 @@ Rules are read where they take effect, whatever their host scoping: the expressi
 their path prefix). A limit counts only when it is enforced on every request of the endpoint (the
 report's cookie bypass aside): `log` is not a limit, nor a rate above the endpoint's ceiling, nor
 a count that is not per client, nor a rule that only some clients meet (e.g. non-AI user agents).
+Coverage is per Worker: a limit or WAF rule that holds on one site of a Worker must hold on all of
+them (every custom domain, and every route under its prefix), or the others are a side door.
 
 Prowler's zone_waf_enabled, zone_waf_owasp_ruleset_enabled and zone_rate_limiting_enabled are
 covered by CF-WAF-001, CF-WAF-002 and the CF-RL rows.
@@ -50,6 +52,17 @@ def _sites(args: Any, report: ReportViolation, zone: str) -> list[Site]:
     return [s for s in worker_sites(args, report) if zone_of(s.resource) == zone] or [Site("", "/", None)]
 
 
+def _label(site: Site) -> str:
+    return f"{site.host}{site.prefix}"
+
+
+def _uncovered(sites: list[Site], covered: list[bool]) -> list[int]:
+    """The indexes of the sites left out by rules that cover another site of the same Worker: a limit
+    on a custom domain that misses the Worker's route (or the reverse) is a side door to the same API."""
+    workers = {site.worker for site, hit in zip(sites, covered) if hit}
+    return [i for i, (site, hit) in enumerate(zip(sites, covered)) if not hit and site.worker in workers]
+
+
 def _name(rule: Any) -> str:
     return str(rule.get("ref") or rule.get("description") or "rule")
 
@@ -89,7 +102,7 @@ class ManagedRuleset:
                     problems.append(f"{_name(rule)} only logs {', '.join(logged)}")
                 else:
                     running.append(rule)
-            bare = [f"{site.host}{site.prefix}" for site in _sites(args, report, zone)
+            bare = [_label(site) for site in _sites(args, report, zone)
                     if not any(reaches(r.get("expression"), site.host, site.path("/")) for r in running)]
             if bare or problems:
                 detail = "; ".join(problems) or f"no enabled rule executes it for {', '.join(bare)}"
@@ -123,15 +136,24 @@ class CustomRule:
         phases = ("http_request_firewall_custom", "http_ratelimit")
         for zone in managed_zones(args, report, self.what):
             sites = _sites(args, report, zone)
+            testing = [rule for _, rule in _rules_in(args, report, zone, phases)
+                       if mentions(rule.get("expression"), *self.needles)]
             requests = Requests((site.host, site.path(self.path)) for site in sites)
-            candidates = [rule for _, rule in _rules_in(args, report, zone, phases)
-                          if mentions(rule.get("expression"), *self.needles)
-                          and requests.reached_by(rule.get("expression"))]
-            if not any(rule.get("action") in self.actions for rule in candidates):
+            reached: list[list[Any]] = [[] for _ in sites]  # per site, the rules reaching it, in rule order
+            for rule in testing:
+                for i in requests.reaching(rule.get("expression")):
+                    reached[i].append(rule)
+            held = [any(rule.get("action") in self.actions for rule in rules) for rules in reached]
+            if not any(held):
+                candidates = list({id(rule): rule for rules in reached for rule in rules}.values())
                 near = "; ".join(f"{_name(r)} has action {r.get('action')!r}" for r in candidates)
                 near = near or f"none tests {', '.join(self.needles)}"
                 report(f"zone {zone}: no enabled rule {self.what} on {self.path} ({near}); add it to {self.key} "
                        f"with action {' or '.join(self.actions)}", _first_urn(args, zone, phases))
+            elif missing := _uncovered(sites, held):
+                report(f"zone {zone}: the rule that {self.what} on {self.path} is not applied on "
+                       f"{', '.join(_label(sites[i]) for i in missing)}, a site of the same Worker; scope it in {self.key} "
+                       "to every custom domain and route of the service", _first_urn(args, zone, phases))
 
     def rule(self) -> Rule:
         return Rule(self.id, self.name, self.severity, self.checklist, self.check, scope="stack", config=_ZONE,
@@ -164,26 +186,37 @@ class Endpoint:
         for zone in managed_zones(args, report, "rate limits"):
             sites = _sites(args, report, zone)
             for path in paths:
-                covering, problems, requests = [], [], Requests((s.host, s.path(path)) for s in sites)
+                held, problems = [False] * len(sites), []  # problems: (sites, what)
+                requests = Requests((s.host, s.path(path)) for s in sites)
                 for _, rule in _rules_in(args, report, zone, ("http_ratelimit",)):
                     expression = rule.get("expression")
-                    if not requests.always_matched_by(expression, ignore=BYPASSES):
+                    at = requests.always_matching(expression, ignore=BYPASSES)
+                    if not at:
                         continue
-                    if waived and f'"{path}' not in str(expression):
+                    if waived and not any(f'"{seen}' in str(expression) for seen in {sites[i].path(path) for i in at}):
                         continue  # the waiver: no limit of its own for this path; a broader one is not judged here
                     rate, counted = per_minute(rule), items((rule.get("ratelimit") or {}).get("characteristics"))
                     if rule.get("action") not in ENFORCING:
-                        problems.append(f"{_name(rule)}: action {rule.get('action')!r} does not stop clients")
+                        problems.append((at, f"{_name(rule)}: action {rule.get('action')!r} does not stop clients"))
                     elif "ip.src" not in counted:
-                        problems.append(f"{_name(rule)}: counts per {list(counted)}, not per client (ip.src)")
+                        problems.append((at, f"{_name(rule)}: counts per {list(counted)}, not per client (ip.src)"))
                     elif rate is None or rate > ceiling:
-                        problems.append(f"{_name(rule)}: allows {rate} requests/minute, above {ceiling}")
+                        problems.append((at, f"{_name(rule)}: allows {rate} requests/minute, above {ceiling}"))
                     else:
-                        covering.append(_name(rule))
-                if not covering and (problems or not waived):
-                    detail = "; ".join(problems) or "no rule's expression matches every request of it"
+                        for i in at:
+                            held[i] = True
+                if not any(held) and (problems or not waived):
+                    detail = "; ".join(what for _, what in problems) or "no rule's expression matches every request of it"
                     report(f"zone {zone}: no enabled rate limit holds {path} to {ceiling} requests/minute per client "
                            f"({detail}); add one to {RATE_LIMITS}",
+                           _first_urn(args, zone, ("http_ratelimit",)))
+                elif missing := _uncovered(sites, held):
+                    there = [what for at, what in problems if set(at) & set(missing)]
+                    report(f"zone {zone}: {path} is held to {ceiling} requests/minute per client on "
+                           f"{', '.join(_label(s) for s, hit in zip(sites, held) if hit)} but not on "
+                           f"{', '.join(_label(sites[i]) + path.lstrip('/') for i in missing)}, the same Worker "
+                           f"({'; '.join(there) or 'no rule matches every request there'}); scope the limit in "
+                           f"{RATE_LIMITS} to every custom domain and route of the service",
                            _first_urn(args, zone, ("http_ratelimit",)))
 
     def rule(self) -> Rule:
@@ -219,7 +252,7 @@ def _private_paths(args: Any, report: ReportViolation) -> None:
         for ruleset, rule in _rules_in(args, report, zone, ("http_request_cache_settings",)):
             if (rule.get("actionParameters") or {}).get("cache") is not True or _per_user_key(rule):
                 continue
-            hit = [path for path in private if requests[path].reached_by(rule.get("expression"))]
+            hit = [path for path in private if requests[path].reaching(rule.get("expression"))]
             if hit:
                 report(f"cache rule {_name(rule)} caches {', '.join(hit)} under a shared key: one user's response "
                        "could be served to another", ruleset.urn)
