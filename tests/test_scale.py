@@ -13,6 +13,8 @@ import pytest
 from chittyos_edge import cli
 from chittyos_edge.gate import client
 from chittyos_edge.plan import make_plan
+from policies.chittyos_guard._expr import Requests, always, reaches
+from policies.chittyos_guard._rule import RULESET, Lookup
 from tests.conftest import stack_file_config
 from synthetic_stack import TENANT, count_resources, grow, synthetic_plan
 
@@ -96,3 +98,35 @@ def test_analyze_calls_in_flight_are_bounded_and_results_keep_their_order():
     diagnostics = pack.analyze_each(records)
     assert [d.message for d in diagnostics] == [r["name"] for r in records]
     assert stub.most == client.ANALYZE_WINDOW
+
+
+# ---- the rules' indexes answer as the scans they replace -----------------------------------
+
+def test_a_lookup_finds_what_a_scan_finds():
+    items = [("a", 1), (None, 2), (["x"], 3), ("a", 4), ({"k": 1}, 5), ("b", 6)]
+    lookup = Lookup(items, lambda item: [("value", item[0]), ("odd", item[1] % 2)])
+    for wanted in ("a", None, ["x"], {"k": 1}, "missing"):
+        assert lookup.find(("value", wanted)) == [item for item in items if item[0] == wanted]
+    assert lookup.find(("value", "b"), ("odd", 1), ("value", "a")) == [
+        item for item in items if item[0] in ("a", "b") or item[1] % 2 == 1]
+
+
+HOST_TESTS = ['http.host contains "awareness"', 'ends_with(http.host, ".chitty.cc") and not http.host eq "api.chitty.cc"',
+              'http.host wildcard "*.CHITTY.cc"', 'http.host ne "api.chitty.cc" xor starts_with(http.request.uri.path, "/ws")',
+              'not http.host in {"connect.chitty.cc"} and http.cookie contains "session"', "", "(("]
+
+
+def test_a_rule_tried_on_indexed_requests_answers_as_on_each_request(production):
+    """`Requests` evaluates a rule once per path for the hosts it does not name."""
+    expressions = {rule.get("expression") for r in production["resources"] if r["type"] == RULESET
+                   for rule in r["inputs"].get("rules") or []} | set(HOST_TESTS)
+    hosts = ["project-awareness.chitty.cc", "api.chitty.cc", "connect.chitty.cc", "elsewhere.chitty.cc", ""]
+    paths = ["/", "/api/auth/", "/ws", "/project-awareness/api/sessions/"]
+    every = [(host, path) for host in hosts for path in paths]
+    for group in (every, every[::-1], every[len(paths):], *([(host, path) for path in paths] for host in hosts)):
+        requests = Requests(group)
+        for expression in expressions:
+            assert requests.reaching(expression) == [
+                i for i, (h, p) in enumerate(group) if reaches(expression, h, p)], expression
+            assert requests.always_matching(expression, ("http.cookie",)) == [
+                i for i, (h, p) in enumerate(group) if always(expression, h, p, ("http.cookie",))], expression

@@ -16,10 +16,12 @@ unknown value can never let a resource through unchecked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from pulumi_policy import (
     PolicyComplianceFramework,
@@ -35,6 +37,7 @@ CHECKLIST = "ChittyOS Project Awareness production readiness checklist"
 CHECKLIST_VERSION = "1.0.0"
 CHECKLIST_SOURCE = "ChittyOS Project Awareness - Production Readiness Checklist (August 30, 2025)"
 UNKNOWN_PREFIX = "[unknown at preview]"
+UNKNOWN_IN_PLAN = "[unknown]"  # how a plan writes a value known only after `pulumi up`
 ANY_CLAUSE = "*"  # in `waivable`: the stack may name any clause (a Worker, a class)
 KEY_TAG = "key:"  # a policy's tag naming a stack-file key its fix changes
 ENTRY = "<entry>"  # in a key: the config entry the finding's resource comes from (`r2Buckets.<entry>.lifecycle`)
@@ -199,6 +202,55 @@ def of_type(resources: list, *types: str) -> list:
     return [r for r in resources if r.resource_type in types]
 
 
+T = TypeVar("T")
+
+
+def per_call(build: Callable[[Any], T]) -> Callable[[Any], T]:
+    """`build(args)` at most once per policy call: each policy of each `AnalyzeStack` gets its own
+    `args`, so what is built from its resources (an index) is shared by every lookup of that call and
+    freed with it. A rule that looks resources up per resource through such an index stays linear in
+    the stack; a scan of the stack per lookup would grow with its square."""
+    built: weakref.WeakKeyDictionary[Any, T] = weakref.WeakKeyDictionary()
+
+    @functools.wraps(build)
+    def once(args: Any) -> T:
+        try:
+            return built[args]
+        except KeyError:
+            built[args] = value = build(args)
+            return value
+    return once
+
+
+class Lookup:
+    """Items by the values they are matched on (`key == value`), in one pass: `find` gives the items
+    having any of the wanted values, once each, in their original order, as a scan comparing every
+    item would. Values are tagged (`("name", x)`, `("urn", u)`) so one item may be found several ways."""
+
+    def __init__(self, items_: Iterable[Any], keys_of: Callable[[Any], Iterable[tuple[str, Any]]]):
+        self.items = list(items_)
+        self._at: dict[Hashable, list[int]] = {}
+        self._unhashable: list[tuple[Any, int]] = []  # compared one by one, as the scan would
+        for position, item in enumerate(self.items):
+            for key in keys_of(item):
+                try:
+                    self._at.setdefault(key, []).append(position)
+                except TypeError:
+                    self._unhashable.append((key, position))
+
+    def find(self, *keys: tuple[str, Any]) -> list:
+        positions: set[int] = set()
+        for key in keys:
+            try:
+                positions.update(self._at.get(key, ()))
+            except TypeError:  # an unhashable wanted value: compare it with every key
+                positions.update(p for k, ps in self._at.items() if k == key for p in ps)
+                positions.update(p for k, p in self._unhashable if k == key)
+                continue
+            positions.update(p for k, p in self._unhashable if k == key)
+        return [self.items[p] for p in sorted(positions)]
+
+
 def items(value: Any) -> list:
     """A list-valued prop as a list ([] when absent or null)."""
     return list(value) if value is not None else []
@@ -283,6 +335,22 @@ def raw_target(value: Any) -> Any:
         return value["__target"]
     except (KeyError, TypeError, IndexError):
         return value
+
+
+def plain(value: Any) -> Any:
+    """A props value as plain dicts, lists and scalars, an unknown leaf written as the plan writes it."""
+    target = raw_target(value)
+    if isinstance(target, Mapping):
+        return {key: plain(target[key]) for key in target}
+    if isinstance(target, (list, tuple)):
+        return [plain(item) for item in target]
+    return UNKNOWN_IN_PLAN if is_unknown(target) else target
+
+
+def shown(value: Any) -> str:
+    """A props value in a message: its repr, never a proxy's (which carries a memory address, so the
+    message would change at every run)."""
+    return repr(plain(value))
 
 
 def words(name: str) -> list[str]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._rule import (
-    WORKER, WORKER_VERSION, WORKERS_SCRIPT, WORKERS_SUBDOMAIN, ReportViolation, each_resource, is_unknown, of_type,
-    raw,
+    WORKER, WORKER_VERSION, WORKERS_SCRIPT, WORKERS_SUBDOMAIN, Lookup, ReportViolation, each_resource, is_unknown,
+    of_type, per_call, raw,
 )
 
 
@@ -30,27 +30,36 @@ class Script:
         return self.resource.props.get("observability") or {}
 
 
-def _version_of(version: Any, worker: Any) -> bool:
-    if any(dep.urn == worker.urn for dep in version.property_dependencies.get("workerId", [])):
-        return True
-    target = raw(version.props, "workerId")
-    return not is_unknown(target) and target in (raw(worker.props, "id"), raw(worker.props, "name"))
+@per_call
+def _subdomains(args: Any) -> Lookup:
+    """The workers.dev settings by the script they name."""
+    return Lookup(of_type(args.resources, WORKERS_SUBDOMAIN), lambda s: [("name", raw(s.props, "scriptName"))])
+
+
+@per_call
+def _versions(args: Any) -> Lookup:
+    """The versions by the Worker they belong to: the one their workerId depends on, or the id or name it
+    holds when known."""
+    def keys(version: Any) -> list[tuple[str, Any]]:
+        target = raw(version.props, "workerId")
+        return [*(("urn", dep.urn) for dep in version.property_dependencies.get("workerId", [])),
+                *([] if is_unknown(target) else [("id", target)])]
+    return Lookup(of_type(args.resources, WORKER_VERSION), keys)
 
 
 def scripts(args: Any, report: ReportViolation) -> list[Script]:
     found: list[Script] = []
-    subdomains = of_type(args.resources, WORKERS_SUBDOMAIN)
     for resource in of_type(args.resources, WORKERS_SCRIPT):
         with each_resource(report, resource.urn):
             name = resource.props.get("scriptName")
-            declared = [s.props.get("enabled") for s in subdomains if raw(s.props, "scriptName") == name]
+            declared = [s.props.get("enabled") for s in _subdomains(args).find(("name", name))]
             found.append(Script(name, resource, [resource], declared[0] if declared else None))
-    versions = of_type(args.resources, WORKER_VERSION)
     for resource in of_type(args.resources, WORKER):
         with each_resource(report, resource.urn):
             subdomain = resource.props.get("subdomain") or {}
-            found.append(Script(resource.props.get("name"), resource, [v for v in versions if _version_of(v, resource)],
-                                subdomain.get("enabled")))
+            versions = _versions(args).find(("urn", resource.urn), ("id", raw(resource.props, "id")),
+                                            ("id", raw(resource.props, "name")))
+            found.append(Script(resource.props.get("name"), resource, versions, subdomain.get("enabled")))
     return found
 
 

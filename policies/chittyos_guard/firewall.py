@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from pulumi_policy import Severity
 
 from . import checklist as C
-from ._expr import always, mentions, reaches
+from ._expr import Requests, mentions, reaches
 from ._hosts import Site, worker_sites, zone_of
 from ._rule import REQUIRE_ZONE_SCHEMA, ReportViolation, Rule, config, each_resource, items, number, waiver
 from ._zones import managed_zones, zone_rulesets
@@ -138,8 +138,11 @@ class CustomRule:
             sites = _sites(args, report, zone)
             testing = [rule for _, rule in _rules_in(args, report, zone, phases)
                        if mentions(rule.get("expression"), *self.needles)]
-            reached = [[rule for rule in testing if reaches(rule.get("expression"), site.host, site.path(self.path))]
-                       for site in sites]
+            requests = Requests((site.host, site.path(self.path)) for site in sites)
+            reached: list[list[Any]] = [[] for _ in sites]  # per site, the rules reaching it, in rule order
+            for rule in testing:
+                for i in requests.reaching(rule.get("expression")):
+                    reached[i].append(rule)
             held = [any(rule.get("action") in self.actions for rule in rules) for rules in reached]
             if not any(held):
                 candidates = list({id(rule): rule for rules in reached for rule in rules}.values())
@@ -184,12 +187,13 @@ class Endpoint:
             sites = _sites(args, report, zone)
             for path in paths:
                 held, problems = [False] * len(sites), []  # problems: (sites, what)
+                requests = Requests((s.host, s.path(path)) for s in sites)
                 for _, rule in _rules_in(args, report, zone, ("http_ratelimit",)):
                     expression = rule.get("expression")
-                    at = [i for i, s in enumerate(sites) if always(expression, s.host, s.path(path), ignore=BYPASSES)]
+                    at = requests.always_matching(expression, ignore=BYPASSES)
                     if not at:
                         continue
-                    if waived and not any(f'"{sites[i].path(path)}' in str(expression) for i in at):
+                    if waived and not any(f'"{seen}' in str(expression) for seen in {sites[i].path(path) for i in at}):
                         continue  # the waiver: no limit of its own for this path; a broader one is not judged here
                     rate, counted = per_minute(rule), items((rule.get("ratelimit") or {}).get("characteristics"))
                     if rule.get("action") not in ENFORCING:
@@ -244,11 +248,11 @@ def _private_paths(args: Any, report: ReportViolation) -> None:
     private = items(config(args).get("privatePaths")) or PRIVATE_PATHS
     for zone in managed_zones(args, report, "cache rules"):
         sites = _sites(args, report, zone)
+        requests = {path: Requests((s.host, s.path(path)) for s in sites) for path in private}
         for ruleset, rule in _rules_in(args, report, zone, ("http_request_cache_settings",)):
             if (rule.get("actionParameters") or {}).get("cache") is not True or _per_user_key(rule):
                 continue
-            hit = [path for path in private
-                   if any(reaches(rule.get("expression"), s.host, s.path(path)) for s in sites)]
+            hit = [path for path in private if requests[path].reaching(rule.get("expression"))]
             if hit:
                 report(f"cache rule {_name(rule)} caches {', '.join(hit)} under a shared key: one user's response "
                        "could be served to another", ruleset.urn)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import Severity
+from pulumi_policy.proxy import UnknownValueError
 
 from . import checklist as C
 from ._hosts import PUBLIC_SOURCES, hostnames
@@ -74,7 +75,40 @@ def _webhooks(args: Any) -> list:
     return of_type(args.resources, NOTIFICATION_WEBHOOKS)
 
 
-def _routes_failures(policy: Any, check: Any) -> bool:
+class _Listed:
+    """What each notification policy lists (the checks its filters depend on, the ids they name), read
+    once per policy: the rule asks every policy about every check. An unknown id list is raised again
+    at each check that reads it, as reading it there would."""
+
+    def __init__(self) -> None:
+        self._deps: dict[int, set[str]] = {}
+        self._ids: dict[int, Any] = {}
+
+    def deps(self, policy: Any) -> set[str]:
+        if id(policy) not in self._deps:
+            self._deps[id(policy)] = {dep.urn for dep in policy.property_dependencies.get("filters", [])}
+        return self._deps[id(policy)]
+
+    def has_id(self, policy: Any, filters: Any, own: Any) -> bool:
+        if id(policy) not in self._ids:
+            try:
+                listed = items(filters.get("healthCheckIds"))
+                try:
+                    self._ids[id(policy)] = set(listed)
+                except TypeError:  # an unhashable entry: keep the list
+                    self._ids[id(policy)] = listed
+            except UnknownValueError as error:
+                self._ids[id(policy)] = error
+        listed = self._ids[id(policy)]
+        if isinstance(listed, UnknownValueError):
+            raise listed
+        try:
+            return own in listed
+        except TypeError:  # an unhashable id asked of a set
+            return any(own == entry for entry in listed)
+
+
+def _routes_failures(policy: Any, check: Any, listed: _Listed) -> bool:
     props = policy.props
     if props.get("alertType") != HEALTH_ALERT or props.get("enabled") is False:
         return False
@@ -82,10 +116,10 @@ def _routes_failures(policy: Any, check: Any) -> bool:
     ids = raw(filters, "healthCheckIds")
     if ids is None:
         return True  # no filter: every health check of the zone
-    if any(dep.urn == check.urn for dep in policy.property_dependencies.get("filters", [])):
+    if check.urn in listed.deps(policy):
         return True
     own = raw(check.props, "id")
-    return bool(own) and own in items(filters.get("healthCheckIds"))
+    return bool(own) and listed.has_id(policy, filters, own)
 
 
 def _alert_routes(args: Any, report: ReportViolation) -> None:
@@ -93,10 +127,10 @@ def _alert_routes(args: Any, report: ReportViolation) -> None:
 
     Add a monitoring.alerts entry with alertType health_check_status_notification (critical goes to
     PagerDuty and Slack) and keep pagerduty/slack enabled."""
-    policies, webhooks = of_type(args.resources, NOTIFICATION_POLICY), _webhooks(args)
+    policies, webhooks, listed = of_type(args.resources, NOTIFICATION_POLICY), _webhooks(args), _Listed()
     for check in of_type(args.resources, HEALTHCHECK):
         with each_resource(report, check.urn):
-            if not any(_routes_failures(p, check) and destinations(p, webhooks) for p in policies):
+            if not any(_routes_failures(p, check, listed) and destinations(p, webhooks) for p in policies):
                 report(f"health check {check.props.get('name')!r} ({check.props.get('address')}) has no enabled "
                        f"'{HEALTH_ALERT}' notification policy with a destination (email, webhook or PagerDuty)",
                        check.urn)

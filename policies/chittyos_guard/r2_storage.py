@@ -9,8 +9,8 @@ from pulumi_policy import Severity
 
 from . import checklist as C
 from ._rule import (
-    R2_BUCKET, R2_LIFECYCLE, R2_MANAGED_DOMAIN, ReportViolation, Rule, config, each_resource, items, named_like,
-    number, of_type, raw,
+    R2_BUCKET, R2_LIFECYCLE, R2_MANAGED_DOMAIN, Lookup, ReportViolation, Rule, config, each_resource, items,
+    named_like, number, of_type, per_call, raw,
 )
 
 TRANSITIONS = ("deleteObjectsTransition", "abortMultipartUploadsTransition", "storageClassTransitions")
@@ -20,11 +20,16 @@ def _active(rule: Any) -> bool:
     return rule.get("enabled") is not False and any(rule.get(key) for key in TRANSITIONS)
 
 
+@per_call
+def _lifecycle_index(args: Any) -> Lookup:
+    """The stack's lifecycles by the bucket they name, or depend on for its name."""
+    return Lookup(of_type(args.resources, R2_LIFECYCLE), lambda lc: [
+        ("name", raw(lc.props, "bucketName")),
+        *(("urn", dep.urn) for dep in lc.property_dependencies.get("bucketName", []))])
+
+
 def _lifecycles_of(args: Any, bucket: Any) -> list:
-    name = raw(bucket.props, "name")
-    return [lc for lc in of_type(args.resources, R2_LIFECYCLE)
-            if raw(lc.props, "bucketName") == name
-            or any(dep.urn == bucket.urn for dep in lc.property_dependencies.get("bucketName", []))]
+    return _lifecycle_index(args).find(("name", raw(bucket.props, "name")), ("urn", bucket.urn))
 
 
 def _lifecycles(args: Any, report: ReportViolation) -> None:

@@ -18,7 +18,7 @@ from . import checklist as C
 from ._hosts import TUNNEL_SOURCES, hostnames
 from ._rule import (
     ACCESS_APPLICATION, ACCESS_POLICY, ACCESS_SERVICE_TOKEN, NOTIFICATION_POLICY, TUNNEL_CONFIG, ReportViolation,
-    Rule, config, duration_hours, each_resource, items, of_type,
+    Rule, config, duration_hours, each_resource, items, of_type, shown,
 )
 
 
@@ -59,7 +59,7 @@ def _origin_checks_access(args: Any, report: ReportViolation) -> None:
         access = (ingress.get("originRequest") or {}).get("access") or {}
         if access.get("required") is not True or not items(access.get("audTags")) or not access.get("teamName"):
             report(f"ingress rule {index} ({ingress.get('hostname')}) does not require an Access token at the origin "
-                   f"(originRequest.access {dict(access)!r})")
+                   f"(originRequest.access {shown(access)})")
 
 
 def _app_hosts(app: Any) -> set[str]:

@@ -13,7 +13,8 @@ from pulumi_policy import Severity
 from . import checklist as C
 from ._rule import (
     ANY_CLAUSE, WORKER_VERSION, WORKERS_CUSTOM_DOMAIN, WORKERS_DEPLOYMENT, WORKERS_ROUTE, WORKERS_SCRIPT,
-    ReportViolation, Rule, config, each_resource, is_unknown, items, named_like, number, of_type, raw, waiver, words,
+    Lookup, ReportViolation, Rule, config, each_resource, is_unknown, items, named_like, number, of_type, raw, shown,
+    waiver, words,
 )
 from ._workers import scripts
 
@@ -80,7 +81,7 @@ def _observability(args: Any, report: ReportViolation) -> None:
             rate = number(obs.get("headSamplingRate"))
             rate = 1.0 if rate is None else rate
             if obs.get("enabled") is not True or (obs.get("logs") or {}).get("enabled") is not True or rate < floor:
-                report(f"Worker {script.name}: observability {dict(obs)!r} must be enabled with logs on and "
+                report(f"Worker {script.name}: observability {shown(obs)} must be enabled with logs on and "
                        f"headSamplingRate at least {floor}", script.resource.urn)
 
 
@@ -167,7 +168,7 @@ def _versioned(args: Any, report: ReportViolation) -> None:
     version alone at 100 %, or with a canary (services.<name>.canary.percent), so that a rollout moves by
     steps and a rollback (`chittyos-edge rollback`) is one change. A WorkersScript sends all the traffic to
     each upload at once. Workers whose code is live (deployed by their own repository) upload none here."""
-    deployments = of_type(args.resources, WORKERS_DEPLOYMENT)
+    deployments = Lookup(of_type(args.resources, WORKERS_DEPLOYMENT), lambda d: [("name", raw(d.props, "scriptName"))])
     for resource in of_type(args.resources, WORKERS_SCRIPT):
         report(f"Worker {resource.props.get('scriptName')}: a WorkersScript takes 100 % of the traffic at every "
                "upload; declare a Worker with versions and a percentage deployment", resource.urn)
@@ -175,7 +176,7 @@ def _versioned(args: Any, report: ReportViolation) -> None:
         if script.resource.resource_type == WORKERS_SCRIPT or not script.code:
             continue
         with each_resource(report, script.resource.urn):
-            mine = [d for d in deployments if raw(d.props, "scriptName") == script.name]
+            mine = deployments.find(("name", script.name))
             if not mine:
                 report(f"Worker {script.name}: {len(script.code)} version(s) and no deployment serving them",
                        script.resource.urn)

@@ -27,7 +27,7 @@ from ._expr import applies
 from ._hosts import worker_sites, zone_of
 from ._rule import (
     BOT_MANAGEMENT, REQUIRE_ZONE_SCHEMA, RULESET, UNIVERSAL_SSL, ZONE_DNSSEC, ReportViolation, Rule, config,
-    each_resource, items, number, of_type, waiver,
+    each_resource, items, number, of_type, shown, waiver,
 )
 from ._zones import managed_zones, zone_settings
 
@@ -109,7 +109,7 @@ class Expect:
 def one_of(*allowed: Any) -> Expect:
     def problem(value: Any, cfg: Any) -> str | None:
         found = value.lower() if isinstance(value, str) else value
-        return None if found in allowed else f"is {value!r}; it must be {' or '.join(map(repr, allowed))}"
+        return None if found in allowed else f"is {shown(value)}; it must be {' or '.join(map(repr, allowed))}"
     return Expect(f"is {' or '.join(map(str, allowed))}", problem, {})
 
 
@@ -117,7 +117,7 @@ def version_at_least(key: str, default: str) -> Expect:
     def problem(value: Any, cfg: Any) -> str | None:
         wanted = str(cfg.get(key, default))
         ok = isinstance(value, str) and value.replace(".", "").isdigit() and float(value) >= float(wanted)
-        return None if ok else f"is {value!r}; it must be {wanted!r} or newer"
+        return None if ok else f"is {shown(value)}; it must be {wanted!r} or newer"
     schema = {"type": "string", "enum": [default], "default": default,
               "description": "Oldest TLS version the zone may accept (nothing is newer to tighten to)."}
     return Expect(f"is at least {default}", problem, {key: schema})
@@ -127,7 +127,7 @@ def at_most(key: str, default: float, unit: str) -> Expect:
     def problem(value: Any, cfg: Any) -> str | None:
         limit = cfg.get(key, default)
         found = number(value)
-        return None if found is not None and found <= limit else f"is {value!r}; it must be at most {limit} {unit}"
+        return None if found is not None and found <= limit else f"is {shown(value)}; it must be at most {limit} {unit}"
     schema = {"type": "number", "default": default, "maximum": default, "description": f"Largest value allowed, in {unit}."}
     return Expect(f"is at most {default} {unit}", problem, {key: schema})
 
@@ -135,7 +135,7 @@ def at_most(key: str, default: float, unit: str) -> Expect:
 def hsts(key: str, default: int) -> Expect:
     def problem(value: Any, cfg: Any) -> str | None:
         if not hasattr(value, "get"):
-            return f"is {value!r}; it needs strict_transport_security"
+            return f"is {shown(value)}; it needs strict_transport_security"
         if "strictTransportSecurity" in value:
             return ("uses camelCase keys (strictTransportSecurity); ZoneSetting.value is sent verbatim, so use the "
                     "API's snake_case keys (strict_transport_security, max_age, ...)")
@@ -155,7 +155,7 @@ def contains(*needles: str) -> Expect:
     def problem(value: Any, cfg: Any) -> str | None:
         text = str(value or "").lower()
         missing = [n for n in needles if n.lower() not in text]
-        return f"is {value!r}; it lacks {', '.join(missing)}" if missing else None
+        return f"is {shown(value)}; it lacks {', '.join(missing)}" if missing else None
     return Expect(f"contains {', '.join(needles)}", problem, {})
 
 
