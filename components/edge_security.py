@@ -6,7 +6,9 @@ rules: custom WAF rules, managed WAF rulesets, rate limits, cache rules and the 
 Every rule is limited to the sites of the services its `services` and `environments` name (production's,
 and staging's when listed), so other services of the zone are untouched: their hostnames, and for a Worker
 route `host/prefix/*` that host under the prefix, where the rule's path tests are moved under the prefix
-(`rules_language.scoped`), so a limit on `/api/auth/` also holds on `host/prefix/api/auth/`.
+(`rules_language.scoped`), so a limit on `/api/auth/` also holds on `host/prefix/api/auth/`. A rule whose
+expression would then be over Cloudflare's 4,096 characters is deployed as `<ref>`, `<ref>_2`, ... on
+disjoint runs of its sites (`config.edge.deployed_rules`); rate limits are never split (config refuses them).
 
 Ownership: a zone has one entry point per phase, and this component owns each whole entry point. Rules
 added by hand in the dashboard to one of these phases are replaced on the next `pulumi up` that writes the
