@@ -573,8 +573,8 @@ def _count_problem(key: str, count: int, entitlement: plans.Entitlement, plan: Z
         return []
     lowest = entitlement.lowest_plan(lambda allowed: count <= allowed)
     where = f"the {lowest.title} plan or higher allows {count}" if lowest else "no plan allows that many"
-    return [f"{key}: {count} {entitlement.feature}{detail}, but the {plan.title} plan declared in zone.plan allows {limit}; "
-            f"{where} (source: {entitlement.source})"]
+    return [f"{key}: {count} {entitlement.feature}{detail}, but the {plan.title} plan declared in zone.plan allows "
+            f"{limit}; {where} (source: {entitlement.source})"]
 
 
 def plan_problems(config: "StackConfig") -> list[str]:
