@@ -57,7 +57,7 @@ def served_hostnames(settings: stack_config.StackConfig,
         staging = stack_config.parse_stack_config(raw, "Pulumi.staging.yaml", "staging")
         served[Environment.STAGING] = staging.served_by_owner()
         # Production's own sites were checked with its config; staging's are known only now.
-        problems = deployed_problems(security, served)
+        problems = deployed_problems(security, served, settings.zone.plan)
         if problems:
             raise stack_config.ConfigError([f"Pulumi.production.yaml: {PROJECT}:{line}" for line in problems])
     return served

@@ -38,6 +38,16 @@ class RouteRewriteError(ExpressionError):
     """A rule's path tests cannot be moved under a Worker route's path prefix soundly (message says why)."""
 
 
+class TooLongError(ExpressionError):
+    """Sites that cannot be parted (a hostname and its routes) alone make an expression over Cloudflare's length."""
+
+    def __init__(self, sites: list[str], length: int):
+        shown = sites[0] + (f" (with {len(sites) - 1} routes it shares requests with)" if len(sites) > 1 else "")
+        super().__init__(f"on {shown} alone the expression as deployed is {length} characters; Cloudflare "
+                         f"allows {MAX_EXPRESSION_LENGTH}")
+        self.sites, self.length = sites, length
+
+
 # "The maximum length of a rule expression is 4,096 characters."
 # https://developers.cloudflare.com/ruleset-engine/rules-language/expressions/#maximum-rule-expression-length
 MAX_EXPRESSION_LENGTH = 4096
@@ -618,6 +628,7 @@ def _rebase(node: Any, prefix: str) -> Any:
     return node
 
 
+@lru_cache(maxsize=1024)  # a rule is scoped once per chunk it is split into, on the same routes
 def rebase(expression: str, prefix: str) -> str:
     """The expression as it must read where the service's paths sit under `prefix` (a Worker route
     `host/project-awareness/*` has prefix "/project-awareness"): path tests moved under it, everything
@@ -630,6 +641,7 @@ def rebase(expression: str, prefix: str) -> str:
     return expression if rebased == tree else unparse(rebased)
 
 
+@lru_cache(maxsize=1024)
 def tests_the_path(expression: str) -> bool:
     """Whether the expression reads the request path (or the URI, which holds it)."""
     return bool(usage(expression).fields & (PATH_FIELDS | _HOST_URI_FIELDS))
@@ -703,3 +715,58 @@ def scoped(served: list[str], expression: str) -> str:
         for prefix, hosts in prefixes.items():
             parts.append(f"({_host_test(hosts)} and starts_with(http.request.uri.path, {quote(prefix)}) and ({body}))")
     return " or ".join(parts)
+
+
+def split_scoped(served: list[str], expression: str, limit: int = MAX_EXPRESSION_LENGTH) -> list[tuple[list[str], str]]:
+    """`scoped` as one rule per chunk of `served`, each within `limit` characters: [(sites, expression)].
+
+    One chunk, `scoped(served, expression)` itself, when that fits. Otherwise the sites are cut, in their
+    order in `served`, into consecutive chunks each filled as far as it fits (the fewest chunks an
+    order-keeping cut allows, since a site never shortens an expression): sites added at the end change
+    only the last chunk or add one. No request matches two chunks: sites that can share a request (a
+    hostname and its routes, or routes whose prefixes nest) stay in one chunk (`disjoint_units`).
+    Raises TooLongError when such a group alone does not fit, and RouteRewriteError as `scoped` does."""
+    return [(list(sites), text) for sites, text in _split_scoped(tuple(served), expression, limit)]
+
+
+def disjoint_units(served: list[str]) -> list[list[str]]:
+    """`served` grouped so that no request to one group's sites matches another's: a hostname with
+    every route on it, routes on one host whose prefixes nest; in order of each group's first site."""
+    units: list[list[str]] = []
+    by_host: dict[str, list[list[str]]] = {}
+    for site in served:
+        host, _, rest = site.partition("/")
+        mine = by_host.setdefault(host, [])
+        touching = [unit for unit in mine if any(
+            other.partition("/")[2].startswith(rest) or rest.startswith(other.partition("/")[2]) for other in unit)]
+        if not touching:
+            units.append([site])
+            mine.append(units[-1])
+            continue
+        first, *others = touching  # the earliest: units are kept in order of their first site
+        for unit in others:
+            first.extend(unit)
+            mine.remove(unit)
+            units.remove(unit)
+        first.append(site)
+    return units
+
+
+@lru_cache(maxsize=512)  # validation and the program split the same rules on the same sites
+def _split_scoped(served: tuple[str, ...], expression: str, limit: int) -> tuple[tuple[tuple[str, ...], str], ...]:
+    whole = scoped(list(served), expression)
+    if len(whole) <= limit:
+        return ((served, whole),)
+    chunks: list[tuple[tuple[str, ...], str]] = []
+    sites: list[str] = []
+    text = ""
+    for unit in disjoint_units(list(served)):
+        grown = scoped(sites + unit, expression)
+        if len(grown) > limit and sites:
+            chunks.append((tuple(sites), text))
+            sites, grown = [], scoped(unit, expression)
+        if len(grown) > limit:
+            raise TooLongError(unit, len(grown))
+        sites, text = sites + unit, grown
+    chunks.append((tuple(sites), text))
+    return tuple(chunks)

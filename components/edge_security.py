@@ -6,7 +6,9 @@ rules: custom WAF rules, managed WAF rulesets, rate limits, cache rules and the 
 Every rule is limited to the sites of the services its `services` and `environments` name (production's,
 and staging's when listed), so other services of the zone are untouched: their hostnames, and for a Worker
 route `host/prefix/*` that host under the prefix, where the rule's path tests are moved under the prefix
-(`rules_language.scoped`), so a limit on `/api/auth/` also holds on `host/prefix/api/auth/`.
+(`rules_language.scoped`), so a limit on `/api/auth/` also holds on `host/prefix/api/auth/`. A rule whose
+expression would then be over Cloudflare's 4,096 characters is deployed as `<ref>`, `<ref>_2`, ... on
+disjoint runs of its sites (`config.edge.deployed_rules`); rate limits are never split (config refuses them).
 
 Ownership: a zone has one entry point per phase, and this component owns each whole entry point. Rules
 added by hand in the dashboard to one of these phases are replaced on the next `pulumi up` that writes the
@@ -27,10 +29,9 @@ from typing import Any, Callable, Optional
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from chittyos_edge.config.edge import (BURST_PERIOD, SECURITY_HEADERS_REF, CacheRule, EdgeSecurityConfig,
-                                       ManagedRuleset, RateLimitRule, Scoped, SecurityHeaders, ServedHostnames,
-                                       WafRule, rule_sites)
-from chittyos_edge.rules_language import scoped
+from chittyos_edge.config.edge import (BURST_PERIOD, CacheRule, DeployedRule, EdgeSecurityConfig, ManagedRuleset,
+                                       RateLimitRule, Scoped, SecurityHeaders, ServedHostnames, WafRule,
+                                       deployed_rules)
 
 from .base import Component
 
@@ -54,49 +55,50 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-Scope = Callable[[Scoped, str], str]
+Deploy = Callable[[Scoped], list[DeployedRule]]
 
 
-def scope_for(served: ServedHostnames) -> Scope:
-    """`scope(rule, expression)`: the expression limited to the sites the rule's scope names, its path
-    tests moved under each Worker route's prefix (config validation refused what cannot be moved)."""
-    def scope(rule: Scoped, expression: str) -> str:
-        sites = rule_sites(rule, served)
-        if not sites:
-            raise ValueError(f"rule scope {rule.services} / {[e.value for e in rule.environments]} names no hostname")
-        return scoped(sites, expression)
-    return scope
+def deploy_for(served: ServedHostnames) -> Deploy:
+    """`deploy(rule)`: the rules it becomes on the sites its scope names (`deployed_rules`: path tests
+    moved under each Worker route's prefix, split across hostnames where one expression would be too long;
+    config validation refused what cannot be deployed)."""
+    return lambda rule: deployed_rules(rule, served)
 
 
-def waf_rule(rule: WafRule, scope: Scope) -> list[dict[str, Any]]:
-    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
-             "action": rule.action.value, "enabled": rule.enabled}]
+def _parts(rule: Scoped, description: str, deploy: Deploy, **fields: Any) -> list[dict[str, Any]]:
+    """One rule per part the rule is deployed as; parts after the first say which they are."""
+    return [{"ref": part.ref, "description": description if n == 1 else f"{description} (part {n})",
+             "expression": part.expression, **fields}
+            for n, part in enumerate(deploy(rule), 1)]
 
 
-def managed_rule(rule: ManagedRuleset, scope: Scope) -> list[dict[str, Any]]:
+def waf_rule(rule: WafRule, deploy: Deploy) -> list[dict[str, Any]]:
+    return _parts(rule, rule.description, deploy, action=rule.action.value, enabled=rule.enabled)
+
+
+def managed_rule(rule: ManagedRuleset, deploy: Deploy) -> list[dict[str, Any]]:
     parameters: dict[str, Any] = {"id": rule.ruleset_id}
     if rule.disabled_categories:
         parameters["overrides"] = {"categories": [{"category": category, "enabled": False}
                                                   for category in rule.disabled_categories]}
-    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
-             "action": "execute", "action_parameters": parameters, "enabled": True}]
+    return _parts(rule, rule.description, deploy, action="execute", action_parameters=parameters, enabled=True)
 
 
-def rate_limit_rule(rule: RateLimitRule, scope: Scope) -> list[dict[str, Any]]:
-    """The rule, then its burst companion: same match, counted over BURST_PERIOD seconds."""
-    expression = scope(rule, rule.expression)
+def rate_limit_rule(rule: RateLimitRule, deploy: Deploy) -> list[dict[str, Any]]:
+    """The rule, then its burst companion: same match, counted over BURST_PERIOD seconds (never split)."""
+    (deployed,) = deploy(rule)
     built = []
     for ref, period, requests in rule.edge_rules():
         description = rule.description if ref == rule.ref else (
             f"{rule.description} (burst: {requests} per {BURST_PERIOD} s)")
-        built.append({"ref": ref, "description": description, "expression": expression,
+        built.append({"ref": ref, "description": description, "expression": deployed.expression,
                       "action": rule.action.value, "enabled": True,
                       "ratelimit": {"characteristics": list(rule.characteristics), "period": period,
                                     "requests_per_period": requests, "mitigation_timeout": rule.timeout}})
     return built
 
 
-def cache_rule(rule: CacheRule, scope: Scope) -> list[dict[str, Any]]:
+def cache_rule(rule: CacheRule, deploy: Deploy) -> list[dict[str, Any]]:
     parameters: dict[str, Any] = {"cache": rule.cache}
     if rule.cache:
         if rule.edge_ttl_seconds is not None:
@@ -106,21 +108,20 @@ def cache_rule(rule: CacheRule, scope: Scope) -> list[dict[str, Any]]:
         if rule.cache_key_query_params:
             parameters["cache_key"] = {"custom_key": {"query_string": {
                 "include": {"lists": list(rule.cache_key_query_params)}}}}
-    return [{"ref": rule.ref, "description": rule.description, "expression": scope(rule, rule.expression),
-             "action": "set_cache_settings", "action_parameters": parameters, "enabled": True}]
+    return _parts(rule, rule.description, deploy, action="set_cache_settings", action_parameters=parameters,
+                  enabled=True)
 
 
-def security_headers_rule(headers: SecurityHeaders, scope: Scope) -> list[dict[str, Any]]:
+def security_headers_rule(headers: SecurityHeaders, deploy: Deploy) -> list[dict[str, Any]]:
     values = {
         "Content-Security-Policy": headers.content_security_policy,
         "X-Frame-Options": headers.x_frame_options,
         "X-Content-Type-Options": headers.x_content_type_options,
         "Referrer-Policy": headers.referrer_policy,
     }
-    return [{"ref": SECURITY_HEADERS_REF, "description": "Security headers on every response of these hostnames",
-             "expression": scope(headers, "true"), "action": "rewrite", "enabled": True,
-             "action_parameters": {"headers": {name: {"operation": "set", "value": value}
-                                               for name, value in values.items()}}}]
+    return _parts(headers, "Security headers on every response of these hostnames", deploy, action="rewrite",
+                  enabled=True, action_parameters={"headers": {name: {"operation": "set", "value": value}
+                                                               for name, value in values.items()}})
 
 
 RULE_BUILDERS = {
@@ -166,14 +167,14 @@ class EdgeSecurity(Component):
                 self.child_name("dnssec"), zone_id=zone_id, status="active", opts=self.child_opts())
 
         self.rulesets: dict[str, cloudflare.Ruleset] = {}
-        scope = scope_for(served)
+        deploy = deploy_for(served)
         for phase, rules in security.phases().items():
             build = RULE_BUILDERS[phase]
             self.rulesets[phase] = cloudflare.Ruleset(
                 self.child_name(PHASE_ROLES[phase]), zone_id=zone_id, kind="zone", phase=phase,
                 name=f"{PHASE_NAMES[phase]} ({zone_name})",
                 description="Managed by chittyos-edge (production stack): rules added by hand are replaced",
-                rules=[built for rule in rules for built in build(rule, scope)],
+                rules=[built for rule in rules for built in build(rule, deploy)],
                 opts=self.child_opts())
 
         self.register_outputs({

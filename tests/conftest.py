@@ -101,6 +101,30 @@ def staging(plans) -> dict[str, Any]:
     return plans["staging"]
 
 
+# Production grown past one rule's expression length: ChittyConnect gets long custom domains (health-checked)
+# and long routes on api.chitty.cc, and a WAF rule of its own. Every rule covering it (the security headers,
+# both managed rulesets, that WAF rule) is then deployed in parts; the rate limits cover Project Awareness only.
+LONG_HOSTS = [f"{'a' * 55}-{i:03d}.{'b' * 63}.{'c' * 63}.chitty.cc" for i in range(12)]
+LONG_ROUTES = [f"api.chitty.cc/{'connect-' * 30}{i}/*" for i in range(10)]
+
+
+def many_hostnames(config: dict[str, Any]) -> None:
+    prefix = "chittyos-edge:"
+    connect = config[f"{prefix}services"]["chittyconnect"]
+    connect["customDomains"] = [*connect["customDomains"], *LONG_HOSTS]
+    connect["routes"] = [*connect.get("routes", []), *LONG_ROUTES]
+    config[f"{prefix}monitoring"]["healthChecks"] += [{"name": f"long-host-{i}", "hostname": host}
+                                                     for i, host in enumerate(LONG_HOSTS)]
+    config[f"{prefix}edgeSecurity"]["wafCustomRules"].append({
+        "ref": "connect_writes", "description": "Block PUT on the ChittyConnect API", "services": ["chittyconnect"],
+        "action": "block", "expression": 'http.request.method eq "PUT" and starts_with(http.request.uri.path, "/v1/")'})
+
+
+@pytest.fixture(scope="session")
+def many_hostnames_plan() -> dict[str, Any]:
+    return plan_with("production", many_hostnames)
+
+
 def resources(plan: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
     """Registered resources of one type token, e.g. 'cloudflare:index/r2Bucket:R2Bucket'."""
     return [r for r in plan["resources"] if r["type"] == type_token]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chittyos_edge import rules_language
 from chittyos_edge.config import ConfigError, parse_stack_config
 from chittyos_edge.plan.mocks import zone_id_for
-from tests.conftest import resources, stack_file_config, config_problems
+from tests.conftest import LONG_HOSTS, LONG_ROUTES, config_problems, many_hostnames, resources, stack_file_config
 
 PREFIX = "chittyos-edge:"
 SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -246,12 +248,101 @@ def test_staging_routes_a_rule_covers_are_checked_too(tmp_path, capsys):
     assert "project-awareness/*" not in err and "Traceback" not in err
 
 
-def test_a_rule_too_long_once_deployed_is_a_config_error():
+def test_a_rate_limit_too_long_once_deployed_is_a_config_error_not_split():
     def long(c):
         paths = " ".join(f'"/api/endpoint-number-{i}/"' for i in range(90))
         c[f"{PREFIX}edgeSecurity"]["rateLimits"][2]["expression"] = f"http.request.uri.path in {{{paths}}}"
     (problem,) = problems("production", long)
-    assert "edgeSecurity.rateLimits[2].expression" in problem and "4096" in problem
+    assert "edgeSecurity.rateLimits[2].expression" in problem and "4096" in problem and "not split" in problem
+
+    def over_many_hostnames(c):  # the headers, managed and WAF rules on these sites split; a rate limit does not
+        many_hostnames(c)
+        c[f"{PREFIX}edgeSecurity"]["rateLimits"][1]["services"] = ["project-awareness", "chittyconnect"]
+    (problem,) = problems("production", over_many_hostnames)
+    assert "edgeSecurity.rateLimits[1].expression: (api_abuse_protection)" in problem and "not split" in problem
+
+
+def test_one_site_too_long_alone_is_a_config_error():
+    def long(c):  # under the route's prefix the 90 paths alone are over the length
+        paths = " ".join(f'"/api/endpoint-number-{i}/"' for i in range(90))
+        c[f"{PREFIX}edgeSecurity"]["wafCustomRules"][1]["expression"] = f"http.request.uri.path in {{{paths}}}"
+    (problem,) = problems("production", long)
+    assert "edgeSecurity.wafCustomRules[1].expression: (sync_security)" in problem
+    assert "on api.chitty.cc/project-awareness/ alone" in problem and "4096" in problem
+
+
+def split_sites() -> tuple:
+    """The rules and sites of the production stack grown by `many_hostnames`."""
+    from chittyos_edge.program import served_hostnames
+    from tests.conftest import PROJECT
+
+    config = stack_file_config("production")
+    many_hostnames(config)
+    settings = parse_stack_config({k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)},
+                                  "Pulumi.production.yaml")
+    return settings.edge_security, served_hostnames(settings, PROJECT)
+
+
+def parts_of(plan, phase: str, ref: str) -> list[dict]:
+    return [rule for rule in ruleset(plan, phase)["rules"]
+            if rule["ref"] == ref or re.fullmatch(rf"{ref}_\d+", rule["ref"])]
+
+
+def test_a_rule_too_long_for_one_expression_is_deployed_in_parts_covering_exactly_its_sites(many_hostnames_plan,
+                                                                                              production):
+    from chittyos_edge.config.edge import rule_sites
+
+    security, served = split_sites()
+    rules = [("http_response_headers_transform", security.security_headers, "/"),
+             *(("http_request_firewall_managed", rule, "/") for rule in security.managed_rulesets),
+             ("http_request_firewall_custom", security.waf_custom_rules[-1], "/v1/items")]
+    assert security.waf_custom_rules[-1].ref == "connect_writes"
+    foreign = [("www.chitty.cc", "/v1/items"), ("api.chitty.cc", "/v1/items"), ("api.chitty.cc", "/other/v1/items"),
+               ("id.chitty.cc", "/")]
+    for phase, rule, path in rules:
+        parts = parts_of(many_hostnames_plan, phase, rule.ref)
+        assert [p["ref"] for p in parts] == [rule.ref] + [f"{rule.ref}_{n}" for n in range(2, len(parts) + 1)]
+        assert len(parts) >= 2 and all(len(p["expression"]) <= rules_language.MAX_EXPRESSION_LENGTH for p in parts)
+        same = [{k: v for k, v in p.items() if k not in ("ref", "description", "expression")} for p in parts]
+        assert all(s == same[0] for s in same), f"{rule.ref}: the parts differ in more than their sites"
+        sites = rule_sites(rule, served)
+        assert len(sites) >= len(LONG_HOSTS) + len(LONG_ROUTES)
+        for site in sites:
+            host, _, rest = site.partition("/")
+            request = {"http.host": host, "http.request.uri.path": ("/" + rest).rstrip("/") + path,
+                       "http.request.method": "PUT"}
+            hits = [p["ref"] for p in parts if rules_language.evaluate(p["expression"], request)]
+            assert len(hits) == 1, f"{rule.ref} on {site}: matched by {hits}"
+        for host, path_there in foreign:
+            request = {"http.host": host, "http.request.uri.path": path_there, "http.request.method": "PUT"}
+            assert not any(rules_language.evaluate(p["expression"], request) for p in parts), f"{rule.ref} on {host}"
+    # the rules that fit are one rule each, as before
+    assert [r["ref"] for r in ruleset(many_hostnames_plan, "http_ratelimit")["rules"]] == [
+        r["ref"] for r in ruleset(production, "http_ratelimit")["rules"]]
+
+
+def test_split_parts_count_against_the_plan_and_their_refs_are_unique():
+    from chittyos_edge.config.edge import deployed_problems
+    from chittyos_edge.config.plans import ZonePlan
+
+    security, served = split_sites()
+    assert deployed_problems(security, served, ZonePlan.BUSINESS) == []
+    connect = security.waf_custom_rules[-1]
+
+    def with_rule(**changes):
+        added = connect.model_copy(update=changes)
+        return security.model_copy(update={"waf_custom_rules": [*security.waf_custom_rules, added]})
+
+    # Free allows 5 WAF custom rules: 4 declared, deployed as 2 + 3 + 3
+    (problem,) = deployed_problems(with_rule(ref="connect_deletes"), served, ZonePlan.FREE)
+    assert problem.startswith("edgeSecurity.wafCustomRules: 8 WAF custom rules as deployed (4 declared")
+    assert "connect_writes into 3, connect_deletes into 3" in problem and "Free plan" in problem
+    assert "the Pro plan or higher allows 8" in problem
+    # a declared ref a part would take
+    (problem,) = deployed_problems(with_rule(ref="connect_writes_2"), served, ZonePlan.BUSINESS)
+    assert problem.startswith("edgeSecurity.wafCustomRules[2] (connect_writes) part 2: 'connect_writes_2' is already "
+                              "used at edgeSecurity.wafCustomRules[3] (connect_writes_2)")
+    assert "<ref>_2" in problem and "must be unique" in problem
 
 
 def test_expressions_never_name_a_hostname_by_hand():

@@ -32,6 +32,7 @@ from chittyos_edge.project import Project
 from chittyos_edge.gate.sources import StackInput, from_plan
 from policies.chittyos_guard import RULES, zone
 from policies.chittyos_guard._rule import ENTRY
+from tests.conftest import LONG_ROUTES
 
 Plan = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,6 +333,50 @@ def test_each_rule_refuses_its_change_to_the_production_plan(pack, production, r
     found = pack.findings(plan, only=rule_id)
     assert any(f.rule_id == rule_id and f.mandatory for f in found), f"{what}: no mandatory {rule_id}:\n{report(found)}"
     located_in(pack, plan, found, section_of(rule_id))
+
+
+SPLIT_RULES = ("CF-HDR-001", "CF-HDR-002", "CF-HDR-003", "CF-HDR-004", "CF-WAF-001", "CF-WAF-002", "CF-WAF-004")
+PA_ROUTE = "api.chitty.cc/project-awareness/"
+
+
+def test_a_rule_deployed_in_parts_covers_every_site_and_a_missing_part_is_a_finding(pack, many_hostnames_plan):
+    """Coverage is judged per site, whichever rule covers it: the security headers and managed rulesets the
+    program split across ChittyConnect's many hostnames, and session_integrity split by the same splitter
+    (at a length that parts Project Awareness's custom domain from its route), hold on every site; without
+    the part holding a site, that site is reported."""
+    from chittyos_edge import rules_language
+    from chittyos_edge.config.edge import part_ref, rule_sites
+    from chittyos_edge.ops.stack import settings_of
+    from chittyos_edge.program import served_hostnames
+    from tests.conftest import PROJECT
+
+    settings = settings_of("production", PROJECT)
+    rule = settings.edge_security.waf_custom_rules[0]
+    assert rule.ref == "session_integrity"
+    sites = rule_sites(rule, served_hostnames(settings, PROJECT))
+    longest_site = max(len(rules_language.scoped([site], rule.expression)) for site in sites)
+    chunks = rules_language.split_scoped(sites, rule.expression, longest_site)
+    split = copy.deepcopy(many_hostnames_plan)
+    custom = phase(split, "http_request_firewall_custom")
+    (whole,) = [r for r in custom["rules"] if r["ref"] == rule.ref]
+    at = custom["rules"].index(whole)
+    custom["rules"][at:at + 1] = [dict(whole, ref=part_ref(rule.ref, n), expression=text)
+                                  for n, (_, text) in enumerate(chunks, 1)]
+    assert len(chunks) >= 2 and PA_ROUTE not in chunks[0][0]
+    for ruleset in ("http_response_headers_transform", "http_request_firewall_managed"):
+        assert any(r["ref"].endswith("_2") for r in phase(split, ruleset)["rules"]), f"{ruleset} is not split"
+    for rule_id in SPLIT_RULES:
+        found = [f for f in pack.findings(split, only=rule_id) if f.mandatory]
+        assert not found, report(found)
+
+    route_part = part_ref(rule.ref, next(n for n, (chunk, _) in enumerate(chunks, 1) if PA_ROUTE in chunk))
+    for ruleset in ("http_response_headers_transform", "http_request_firewall_managed", "http_request_firewall_custom"):
+        phase(split, ruleset)["rules"] = [r for r in phase(split, ruleset)["rules"]
+                                          if not r["ref"].endswith("_2") and r["ref"] != route_part]
+    last = LONG_ROUTES[-1].rstrip("*")
+    for rule_id, site in (("CF-HDR-001", last), ("CF-WAF-001", last), ("CF-WAF-004", PA_ROUTE)):
+        found = [f for f in pack.findings(split, only=rule_id) if f.mandatory]
+        assert any(site in f.message for f in found), f"{rule_id}: {site} not reported:\n{report(found)}"
 
 
 def test_a_canary_passes_the_rollout_rules_and_a_migration_under_it_does_not(pack):

@@ -1,4 +1,5 @@
-"""The Rules-language printer and the rewrite of path tests under a Worker route's prefix.
+"""The Rules-language printer, the rewrite of path tests under a Worker route's prefix, and the split of
+a scoped rule over Cloudflare's expression length into parts on disjoint sites.
 
 Each rewrite is proven by evaluation: on `prefix + path` the rewritten expression gives the verdict the
 original gives on `path`, for paths on both sides of every test; a refused test has a path where moving
@@ -10,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from chittyos_edge import rules_language
-from chittyos_edge.rules_language import RouteRewriteError, evaluate, parse, rebase, scoped, unparse
+from chittyos_edge.rules_language import (RouteRewriteError, TooLongError, disjoint_units, evaluate, parse, rebase,
+                                          scoped, split_scoped, unparse)
 from tests.conftest import stack_file_config
 
 PREFIX = "/project-awareness"
@@ -132,3 +134,57 @@ def test_a_route_without_a_path_root_refuses_path_tests_only():
 
 def test_the_expression_limit_is_cloudflares():
     assert rules_language.MAX_EXPRESSION_LENGTH == 4096
+
+
+# ---- a rule over the length, split across sites ----------------------------------------------------
+
+BODY = 'http.request.method eq "POST" and starts_with(http.request.uri.path, "/api/")'
+
+
+def on_site(site: str, path: str = "/api/x") -> dict:
+    host, _, rest = site.partition("/")
+    prefix = "/" + rest.rstrip("/") if rest else ""
+    return {"http.host": host, "http.request.uri.path": prefix + path, "http.request.method": "POST"}
+
+
+def test_a_rule_that_fits_is_one_part_exactly_as_scoped():
+    sites = ["a.example", "api.example/pa/"]
+    assert split_scoped(sites, BODY) == [(sites, scoped(sites, BODY))]
+
+
+def test_a_rule_over_the_limit_is_split_into_parts_that_fit_and_match_each_site_once():
+    sites = [f"tenant-{i:03d}.example" for i in range(60)] + [f"api.example/t{i}/" for i in range(30)]
+    whole = scoped(sites, BODY)
+    parts = split_scoped(sites, BODY, limit=len(whole) // 3)
+    assert len(parts) >= 3 and all(len(text) <= len(whole) // 3 for _, text in parts)
+    assert [site for chunk, _ in parts for site in chunk] == sites  # in order, each once
+    for site in sites:
+        assert [evaluate(text, on_site(site)) for _, text in parts].count(True) == 1, site
+        assert not any(evaluate(text, {**on_site(site), "http.request.method": "GET"}) for _, text in parts)
+    for foreign in ("www.example", "api.example/other/", "api.example"):
+        assert not any(evaluate(text, on_site(foreign)) for _, text in parts), foreign
+
+
+def test_sites_added_at_the_end_change_only_the_last_part():
+    sites = [f"tenant-{i:03d}.example" for i in range(80)]
+    limit = len(scoped(sites[:25], BODY))  # 25 sites a part
+    before = split_scoped(sites, BODY, limit)
+    assert [len(chunk) for chunk, _ in before] == [25, 25, 25, 5]
+    after = split_scoped(sites + ["tenant-new.example"], BODY, limit)
+    assert after[:3] == before[:3] and after[3][0] == sites[75:] + ["tenant-new.example"]
+    full = split_scoped(sites[:75], BODY, limit)
+    assert split_scoped(sites[:76], BODY, limit) == full + [([sites[75]], scoped([sites[75]], BODY))]
+
+
+def test_sites_that_can_share_a_request_stay_in_one_part():
+    # a hostname with its routes; routes whose prefixes nest (a route `host/a*` has no trailing slash)
+    assert disjoint_units(["a.example", "b.example/x/", "c.example", "b.example/y/", "a.example/p/", "b.example/"]) == [
+        ["a.example", "a.example/p/"], ["b.example/x/", "b.example/y/", "b.example/"], ["c.example"]]
+    assert disjoint_units(["h.example/a/", "h.example/b/", "h.example/ab/", "h.example/a"]) == [
+        ["h.example/a/", "h.example/ab/", "h.example/a"], ["h.example/b/"]]
+    sites = ["big.example"] + [f"big.example/{'x' * 50}{i}/" for i in range(3)] + ["small.example"]
+    limit = len(scoped(sites[:4], BODY))
+    parts = split_scoped(sites, BODY, limit)
+    assert [chunk for chunk, _ in parts] == [sites[:4], ["small.example"]]
+    with pytest.raises(TooLongError, match="on big.example \\(with 3 routes it shares requests with\\) alone"):
+        split_scoped(sites, BODY, limit - 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, ClassVar, Literal, Mapping, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
@@ -143,6 +143,10 @@ class Scoped(ConfigModel):
         description="Stacks whose hostnames the rule covers. Production's rules reach staging's hostnames only "
                     "when staging is listed (read from Pulumi.staging.yaml).")
 
+    # Whether the rule may be deployed as several rules on disjoint sets of hostnames when one expression
+    # would be over Cloudflare's length (`deployed_rules`): only where that is the same rule to a request.
+    SPLITS: ClassVar[bool] = False
+
 
 def _no_host(value: str) -> str:
     try:
@@ -156,6 +160,9 @@ def _no_host(value: str) -> str:
 
 
 class WafRule(Scoped):
+    """Block or challenge on a request of disjoint hosts is the same whichever rule matched it."""
+
+    SPLITS: ClassVar[bool] = True
     ref: str = Field(pattern=_REF, description="Stable rule reference, kept across edits.")
     description: str
     action: RuleAction
@@ -166,6 +173,11 @@ class WafRule(Scoped):
 
 
 class ManagedRuleset(Scoped):
+    """Execute rules of one managed ruleset on disjoint hosts: a request matches at most one of them, and
+    Cloudflare executes a managed ruleset at most once per request anyway ("Deploy rulesets via API",
+    https://developers.cloudflare.com/waf/managed-rulesets/deploy-api)."""
+
+    SPLITS: ClassVar[bool] = True
     ref: str = Field(pattern=_REF)
     description: str
     ruleset_id: str = Field(pattern=r"^[0-9a-f]{32}$")
@@ -177,6 +189,9 @@ BURST_PERIOD = 10
 
 
 class RateLimitRule(Scoped):
+    """Never split: each rule counts on its own (a client would get the rate once per chunk of hosts),
+    and the zone's plan caps the number of rate-limit rules."""
+
     ref: str = Field(pattern=_REF)
     description: str
     expression: str = Field(min_length=1, description="Rules language expression (without http.host).")
@@ -225,6 +240,9 @@ class RateLimitRule(Scoped):
 
 
 class CacheRule(Scoped):
+    """Cache settings on disjoint hosts: each request gets the settings of the one rule matching it."""
+
+    SPLITS: ClassVar[bool] = True
     ref: str = Field(pattern=_REF)
     description: str
     expression: str = Field(min_length=1)
@@ -236,14 +254,25 @@ class CacheRule(Scoped):
     _expression = field_validator("expression")(classmethod(lambda cls, v: _no_host(v)))
 
 
+SECURITY_HEADERS_REF = "security_headers"
+
+
 class SecurityHeaders(Scoped):
+    """Headers set on the responses of disjoint hosts: each response by the one rule matching it."""
+
+    SPLITS: ClassVar[bool] = True
     content_security_policy: str
     x_frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
     x_content_type_options: Literal["nosniff"] = "nosniff"
     referrer_policy: str = "strict-origin-when-cross-origin"
 
+    @property
+    def ref(self) -> str:
+        return SECURITY_HEADERS_REF
 
-SECURITY_HEADERS_REF = "security_headers"
+    @property
+    def expression(self) -> str:
+        return "true"
 
 
 class EdgeSecurityConfig(ConfigModel):
@@ -537,14 +566,15 @@ def _expression_problems(key: str, expression: str, plan: ZonePlan, what: str,
     return problems
 
 
-def _count_problem(key: str, count: int, entitlement: plans.Entitlement, plan: ZonePlan) -> list[str]:
+def _count_problem(key: str, count: int, entitlement: plans.Entitlement, plan: ZonePlan,
+                   detail: str = "") -> list[str]:
     limit = entitlement.at(plan)
     if count <= limit:
         return []
     lowest = entitlement.lowest_plan(lambda allowed: count <= allowed)
     where = f"the {lowest.title} plan or higher allows {count}" if lowest else "no plan allows that many"
-    return [f"{key}: {count} {entitlement.feature}, but the {plan.title} plan declared in zone.plan allows {limit}; "
-            f"{where} (source: {entitlement.source})"]
+    return [f"{key}: {count} {entitlement.feature}{detail}, but the {plan.title} plan declared in zone.plan allows "
+            f"{limit}; {where} (source: {entitlement.source})"]
 
 
 def plan_problems(config: "StackConfig") -> list[str]:
@@ -642,7 +672,7 @@ def scope_problems(config: "StackConfig") -> list[str]:
     if unknown:
         problems.append(f"edgeSecurity.securityHeaders.services: unknown {unknown}")
     if not problems:
-        problems += deployed_problems(security, {config.environment: config.served_by_owner()})
+        problems += deployed_problems(security, {config.environment: config.served_by_owner()}, config.zone.plan)
     return problems
 
 
@@ -661,32 +691,91 @@ def rule_sites(rule: Scoped, served: ServedHostnames) -> list[str]:
     return list(dict.fromkeys(sites))
 
 
-def deployed_problems(security: EdgeSecurityConfig, served: ServedHostnames) -> list[str]:
-    """Each rule as the program deploys it on the sites it covers: its path tests can be moved under
-    every Worker route's prefix, and the result fits Cloudflare's expression length."""
+class DeployedRule(NamedTuple):
+    ref: str
+    sites: list[str]
+    expression: str
+
+
+def part_ref(ref: str, part: int) -> str:
+    """The ref of part `part` (from 1) of a split rule: the first keeps the rule's own."""
+    return ref if part == 1 else f"{ref}_{part}"
+
+
+def deployed_rules(rule: Scoped, served: ServedHostnames) -> list[DeployedRule]:
+    """The rules `rule` is deployed as: its expression on its sites (`rules_language.scoped`), as one rule,
+    or, for a rule that SPLITS and would be over Cloudflare's expression length, as `<ref>`, `<ref>_2`, ...
+    on consecutive chunks of its hostnames (`rules_language.split_scoped`: hostnames added at the end change
+    the last part or add one). Raises ValueError when the rule covers no site, the rules-language errors
+    (RouteRewriteError, TooLongError) when it cannot be deployed; config validation reports those first."""
+    sites = rule_sites(rule, served)
+    if not sites:
+        raise ValueError(f"rule scope {rule.services} / {[e.value for e in rule.environments]} names no hostname")
+    if not rule.SPLITS:
+        return [DeployedRule(rule.ref, sites, rules_language.scoped(sites, rule.expression))]
+    return [DeployedRule(part_ref(rule.ref, part), chunk, text)
+            for part, (chunk, text) in enumerate(rules_language.split_scoped(sites, rule.expression), 1)]
+
+
+def _quotas() -> dict[str, plans.Entitlement]:
+    """The plan's cap on the rules of each section whose rules may split (managed rulesets have none)."""
+    return {"wafCustomRules": plans.CUSTOM_RULES, "cacheRules": plans.CACHE_RULES,
+            "securityHeaders": plans.TRANSFORM_RULES}
+
+
+def deployed_problems(security: EdgeSecurityConfig, served: ServedHostnames, plan: ZonePlan) -> list[str]:
+    """Each rule as the program deploys it on the sites it covers (`deployed_rules`): its path tests can
+    be moved under every Worker route's prefix; each expression fits Cloudflare's length, split where
+    that keeps the rule's meaning, refused where it does not (rate limits) or where one hostname alone is
+    too long; the parts count against the plan's rule quotas, and every deployed ref is unique."""
     problems: list[str] = []
     groups = (("wafCustomRules", security.waf_custom_rules), ("managedRulesets", security.managed_rulesets),
-              ("rateLimits", security.rate_limits), ("cacheRules", security.cache_rules))
-    entries = [(f"edgeSecurity.{section}[{i}] ({rule.ref})", rule, rule.expression)
-               for section, rules in groups for i, rule in enumerate(rules)]
-    entries.append(("edgeSecurity.securityHeaders", security.security_headers, "true"))
-    for key, rule, expression in entries:
-        sites = rule_sites(rule, served)
-        if not sites:
-            if set(rule.environments) <= set(served):
-                problems.append(f"{key}.services: the rule covers no hostname this program serves in "
-                                f"{', '.join(e.value for e in rule.environments)}; name a service that has one")
-            continue
-        try:
-            deployed = rules_language.scoped(sites, expression)
-        except rules_language.RouteRewriteError as error:
-            problems.append(f"{key}.expression: {error}")
-            continue
-        except rules_language.ExpressionError:
-            continue  # reported with the plan's fields and functions
-        if len(deployed) > rules_language.MAX_EXPRESSION_LENGTH:
-            problems.append(
-                f"{key}.expression: as deployed on its {len(sites)} sites (host conditions, and the path tests "
-                f"repeated for each route prefix) the expression is {len(deployed)} characters; Cloudflare allows "
-                f"{rules_language.MAX_EXPRESSION_LENGTH}. Shorten it or split the rule by services")
+              ("rateLimits", security.rate_limits), ("cacheRules", security.cache_rules),
+              ("securityHeaders", [security.security_headers]))
+    limit = rules_language.MAX_EXPRESSION_LENGTH
+    parts: dict[str, list[tuple[str, int]]] = {}  # section -> (ref, rules deployed) of each of its rules
+    declared_refs: list[tuple[str, str]] = []
+    part_refs: list[tuple[str, str]] = []
+    for section, rules in groups:
+        for i, rule in enumerate(rules):
+            key = (f"edgeSecurity.{section}[{i}] ({rule.ref})" if section != "securityHeaders"
+                   else "edgeSecurity.securityHeaders")
+            sites = rule_sites(rule, served)
+            if not sites:
+                if set(rule.environments) <= set(served):
+                    problems.append(f"{key}.services: the rule covers no hostname this program serves in "
+                                    f"{', '.join(e.value for e in rule.environments)}; name a service that has one")
+                continue
+            try:
+                built = deployed_rules(rule, served)
+            except rules_language.TooLongError as error:
+                problems.append(f"{key}.expression: {error}, even as a rule of its own (a rule is split across "
+                                "hostnames, never within one). Shorten it")
+                continue
+            except rules_language.RouteRewriteError as error:
+                problems.append(f"{key}.expression: {error}")
+                continue
+            except rules_language.ExpressionError:
+                continue  # reported with the plan's fields and functions
+            length = len(built[0].expression)
+            if length > limit:  # only a rule that does not split
+                problems.append(
+                    f"{key}.expression: as deployed on its {len(sites)} sites (host conditions, and the path tests "
+                    f"repeated for each route prefix) the expression is {length} characters; Cloudflare allows "
+                    f"{limit}. A rate-limit rule is not split across sites (each rule keeps its own counters, and the "
+                    "zone's plan caps their number): shorten it or split the rule by services")
+            parts.setdefault(section, []).append((rule.ref, len(built)))
+            companions = [ref for ref, _, _ in rule.edge_rules()] if isinstance(rule, RateLimitRule) else [rule.ref]
+            declared_refs += [(key, ref) for ref in companions]
+            part_refs += [(f"{key} part {part}", split.ref) for part, split in enumerate(built[1:], 2)]
+    problems += repeats(declared_refs + part_refs, "rule refs as deployed (a rule split to fit Cloudflare's "
+                                                   "expression length takes <ref>_2, <ref>_3, ...)")
+    for section, entitlement in _quotas().items():
+        counts = parts.get(section, [])
+        declared, total = len(counts), sum(n for _, n in counts)
+        if total > declared and declared <= entitlement.at(plan):  # a declared count over it: plan_problems
+            split = ", ".join(f"{ref} into {n}" for ref, n in counts if n > 1)
+            problems += _count_problem(f"edgeSecurity.{section}", total, entitlement, plan,
+                                       f" as deployed ({declared} declared, split to fit Cloudflare's {limit} "
+                                       f"characters per expression: {split})")
     return problems
